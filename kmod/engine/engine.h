@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * smtpguard inspection engine: a same-length rewriting model of one SMTP
+ * session, fed TCP segments from both directions.
+ *
+ * Freestanding: no allocation, no libc, no kernel calls. The caller owns
+ * all memory: a struct sg_conn per connection (see SG_CONN_SIZE_MAX) and
+ * a struct sg_seg on its stack for each segment.
+ *
+ * Per segment:
+ *	sg_seg_begin(&seg, conn, policy, dir, seq, len, ack, tcp_flags);
+ *	sg_seg_feed(&seg, chunk, n);	   (repeat: consecutive payload chunks)
+ *	verdict = sg_seg_end(&seg);
+ * then apply seg.res.spans[] to the payload (offsets from the segment's
+ * first payload byte) when the verdict is SG_V_PASS, and report
+ * seg.res.events[]. Only SG_V_PASS commits the new state into @conn: a
+ * held, dropped or reset segment leaves @conn as it was, so its
+ * retransmission is judged afresh.
+ *
+ * Guarantees (proved by tests/fuzz):
+ *  - spans never change the length of the stream;
+ *  - the bytes of the stream after rewriting are the same however the
+ *    stream is cut into segments and whatever is retransmitted, as long
+ *    as retransmitted bytes lie at or above the peer's last ACK;
+ *  - a verb that the policy does not allow never reaches the server
+ *    whole at the start of a command line.
+ */
+#ifndef SMTPGUARD_ENGINE_H
+#define SMTPGUARD_ENGINE_H
+
+#include "shim.h"
+#include "policy.h"
+
+enum sg_dir {
+	SG_DIR_CLIENT,		/* client to server: commands, DATA */
+	SG_DIR_SERVER,		/* server to client: replies */
+};
+
+enum sg_verdict {
+	SG_V_PASS,		/* forward, after applying spans */
+	SG_V_HOLD,		/* drop now; the sender's retransmission will pass */
+	SG_V_DROP,		/* drop: policy action */
+	SG_V_RESET,		/* reset both ends: policy action */
+};
+
+/* tcp_flags for sg_seg_begin() */
+#define SG_TCP_SYN	0x01
+#define SG_TCP_ACK	0x02	/* @ack is valid */
+#define SG_TCP_FIN	0x04
+#define SG_TCP_RST	0x08
+
+/* A same-length rewrite: payload[off .. off+len) all become @ch. */
+struct sg_span {
+	u32 off;
+	u16 len;
+	u8 ch;
+	u8 pad;
+};
+
+#define SG_TOKEN_LEN	12	/* bytes of a verb/keyword kept for events */
+
+/* A violation or a mask, for counters and the event stream. */
+enum sg_event_kind {
+	SG_EV_VIOLATION,	/* class/action say what happened */
+	SG_EV_BANNER_MASKED,	/* a greeting line was masked */
+	SG_EV_KEYWORD_MASKED,	/* an EHLO keyword was masked; token says which */
+	SG_EV_TLS_STARTED,	/* stream is opaque from now on */
+	SG_EV_PICKUP,		/* picked up mid-stream; value = mode */
+};
+
+struct sg_event {
+	u8 kind;		/* enum sg_event_kind */
+	u8 klass;		/* enum sg_class, for SG_EV_VIOLATION */
+	u8 action;		/* enum sg_action taken */
+	u8 dir;			/* enum sg_dir */
+	u32 value;		/* measured value (line length, count...) */
+	u32 limit;		/* the limit it broke, 0 if none */
+	char token[SG_TOKEN_LEN];	/* verb or keyword, uppercased, NUL-padded */
+};
+
+#define SG_SPANS_MAX	32	/* rewrites reported for one segment */
+#define SG_EVENTS_MAX	8	/* events reported for one segment */
+
+struct sg_result {
+	u8 verdict;		/* enum sg_verdict, valid after sg_seg_end() */
+	u8 n_spans;
+	u8 n_events;
+	u8 events_lost;		/* events beyond SG_EVENTS_MAX */
+	u32 new_bytes;		/* payload bytes seen for the first time */
+	struct sg_span spans[SG_SPANS_MAX];
+	struct sg_event events[SG_EVENTS_MAX];
+};
+
+/*
+ * Per-connection state, both directions. Layout is private to engine.c;
+ * its size is fixed here so callers can embed or slab-allocate it.
+ */
+#define SG_CONN_SIZE_MAX	128
+struct sg_conn {
+	u64 opaque[SG_CONN_SIZE_MAX / 8];
+};
+
+/* Start a connection. @pickup: first seen mid-stream (e.g. synced by
+ * conntrackd); the engine then resynchronises per policy->pickup. */
+void sg_conn_init(struct sg_conn *conn, bool pickup);
+
+/* Whether the engine has stopped inspecting (TLS started, or given up). */
+bool sg_conn_opaque(const struct sg_conn *conn);
+/* Whether the connection is still resynchronising after a pickup. */
+bool sg_conn_picking_up(const struct sg_conn *conn);
+
+struct sg_seg {
+	struct sg_conn work;	/* working copy; committed on SG_V_PASS */
+	struct sg_conn *conn;
+	const struct sg_policy *pol;
+	u32 pos;		/* payload bytes fed so far */
+	u32 len;		/* payload length announced to sg_seg_begin */
+	u32 skip;		/* leading bytes that are retransmitted */
+	u8 dir;
+	u8 flags;
+	struct sg_result res;
+};
+
+void sg_seg_begin(struct sg_seg *seg, struct sg_conn *conn,
+		  const struct sg_policy *pol, enum sg_dir dir,
+		  u32 seq, u32 len, u32 ack, u8 tcp_flags);
+void sg_seg_feed(struct sg_seg *seg, const u8 *data, u32 n);
+enum sg_verdict sg_seg_end(struct sg_seg *seg);
+
+#endif /* SMTPGUARD_ENGINE_H */
