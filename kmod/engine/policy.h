@@ -63,7 +63,7 @@ struct sg_trie_node {
 	u8 ch;		/* uppercase byte on the edge into this node */
 	u8 child;	/* first child, or SG_TRIE_DEAD */
 	u8 sibling;	/* next sibling, or SG_TRIE_DEAD */
-	u8 accept;	/* a listed word ends here */
+	u8 accept;	/* SG_TN_* bits (trie.h): live, allowed, cmd id */
 };
 
 struct sg_trie {
@@ -105,6 +105,21 @@ int sg_policy_compile(struct sg_policy *p, const char **err);
 
 /* Actions each class accepts (SG_A_MASK only where masking has meaning). */
 bool sg_action_valid(enum sg_class c, enum sg_action a);
+
+/* Coarse verb classes, for the per-class "verbs masked" counters. */
+enum sg_verb_class {
+	SG_VC_BASIC,		/* RFC 821 minimum: HELO MAIL RCPT DATA RSET NOOP QUIT */
+	SG_VC_ESMTP,		/* EHLO AUTH STARTTLS BDAT HELP and other RFC verbs */
+	SG_VC_PROBE,		/* VRFY EXPN: address harvesting */
+	SG_VC_TURN,		/* TURN ATRN ETRN: queue and role reversal */
+	SG_VC_VENDOR,		/* X-LINK2STATE XEXCH50 and other X-verbs */
+	SG_VC_UNKNOWN,		/* anything else */
+	SG_VC_MAX
+};
+
+/* Class of a verb given its first SG_TOKEN_LEN uppercased bytes. */
+enum sg_verb_class sg_verb_class_of(const char *token, u32 len);
+const char *sg_verb_class_name(enum sg_verb_class vc);
 
 /* Names used by the policy file, netlink and events. */
 const char *sg_class_name(enum sg_class c);

@@ -1,0 +1,110 @@
+# SPDX-License-Identifier: GPL-2.0
+# smtpguard: top-level build. `make help` lists the targets.
+
+VERSION := 0.1.0
+
+# Kernel headers to build against. Default: the running kernel's; where
+# those are absent (e.g. a build host or container), the newest Debian
+# headers installed under /usr/src.
+KDIR ?= $(shell d=/lib/modules/$$(uname -r)/build; \
+	  if [ -d "$$d" ]; then echo "$$d"; \
+	  else ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n1; fi)
+KVER = $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
+# Every installed Debian kernel that has headers and a bootable image.
+KERNELS ?= $(shell for d in $$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V); do \
+	     v=$$(cat $$d/include/config/kernel.release); \
+	     [ -f /boot/vmlinuz-$$v ] && echo $$v; done)
+
+BUILD := $(CURDIR)/build
+KOBJ = $(BUILD)/$(KVER)
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+KMOD_SRC := Kbuild $(wildcard kmod/*.c kmod/*.h kmod/engine/*.c kmod/engine/*.h \
+			       kmod/uapi/*.h kmod/probes/*.c) kmod/probe-compat.sh
+
+.PHONY: all module modules-all userspace check check-unit check-vm demo \
+	fuzz bench bench-vm sparse checkpatch install dkms-install clean help
+
+all: module userspace
+
+help:
+	@echo "make                 module for KDIR (=$(KDIR)) and userspace tools"
+	@echo "make KDIR=/path      module for another kernel"
+	@echo "make check           unit tests, fuzzer, then VM selftests on: $(KERNELS)"
+	@echo "make demo            boot the VM and push real mail through the helper"
+	@echo "make fuzz | bench | bench-vm | sparse | checkpatch"
+	@echo "make install | dkms-install | clean"
+
+# Out-of-tree builds put objects next to the sources, so each kernel gets
+# its own shadow tree of symlinks under build/KVER/.
+module: $(KOBJ)/nf_conntrack_smtp.ko
+
+$(BUILD)/%/nf_conntrack_smtp.ko: $(KMOD_SRC)
+	@test -n "$(KDIR)" -a -d "$(KDIR)" || { echo "no kernel headers found; install linux-headers or set KDIR" >&2; exit 1; }
+	@mkdir -p $(BUILD)/$*
+	@rm -rf $(BUILD)/$*/kmod && cp -rs $(CURDIR)/kmod $(BUILD)/$*/kmod
+	@ln -sf $(CURDIR)/Kbuild $(BUILD)/$*/Kbuild
+	kmod/probe-compat.sh $(KDIR) $(BUILD)/$*/kmod/compat-probed.h
+	$(MAKE) -C $(KDIR) M=$(BUILD)/$* W=1 modules
+
+modules-all:
+	@set -e; for v in $(KERNELS); do \
+		$(MAKE) --no-print-directory module KDIR=/usr/src/linux-headers-$$v; done
+
+userspace:
+	$(MAKE) -C userspace
+
+check: check-unit check-vm
+
+check-unit:
+	$(MAKE) -C tests check
+
+check-vm: modules-all userspace
+	@set -e; test -n "$(KERNELS)" || { echo "no bootable kernel with headers; run scripts/install-deps" >&2; exit 1; }; \
+	for v in $(KERNELS); do selftests/run-in-vm $$v; done
+
+demo: module userspace
+	selftests/vm/run $(KVER) selftests/demo.sh
+
+fuzz:
+	$(MAKE) -C tests fuzz
+
+bench:
+	$(MAKE) -C tests bench
+
+bench-vm: module userspace
+	selftests/vm/run $(KVER) selftests/bench_vm.sh
+
+sparse: $(KMOD_SRC)
+	@mkdir -p $(BUILD)/sparse-$(KVER)
+	@rm -rf $(BUILD)/sparse-$(KVER)/kmod && cp -rs $(CURDIR)/kmod $(BUILD)/sparse-$(KVER)/kmod
+	@ln -sf $(CURDIR)/Kbuild $(BUILD)/sparse-$(KVER)/Kbuild
+	kmod/probe-compat.sh $(KDIR) $(BUILD)/sparse-$(KVER)/kmod/compat-probed.h
+	$(MAKE) -C $(KDIR) M=$(BUILD)/sparse-$(KVER) C=2 W=1 modules 2>&1 | tee $(BUILD)/sparse.log
+	@! grep -E 'warning:|error:' $(BUILD)/sparse.log
+
+CHECKPATCH ?= $(firstword $(wildcard /usr/src/linux-source-*/scripts/checkpatch.pl))
+checkpatch:
+	@test -n "$(CHECKPATCH)" || { echo "checkpatch.pl not found; run scripts/install-deps" >&2; exit 1; }
+	$(CHECKPATCH) --no-tree --strict --show-types --ignore SPDX_LICENSE_TAG,FILE_PATH_CHANGES \
+		-f $(filter %.c %.h,$(KMOD_SRC))
+
+install: module userspace
+	$(MAKE) -C $(KDIR) M=$(KOBJ) INSTALL_MOD_DIR=updates modules_install
+	depmod -a $(KVER) || true
+	$(MAKE) -C userspace install DESTDIR=$(DESTDIR) PREFIX=$(PREFIX)
+
+DKMS_SRC := $(DESTDIR)/usr/src/smtpguard-$(VERSION)
+dkms-install:
+	rm -rf $(DKMS_SRC) && mkdir -p $(DKMS_SRC)
+	cp -r Kbuild Makefile dkms.conf kmod $(DKMS_SRC)/
+	sed -i 's/@VERSION@/$(VERSION)/' $(DKMS_SRC)/dkms.conf
+	dkms add smtpguard/$(VERSION) || true
+	dkms build smtpguard/$(VERSION) -k $(KVER)
+	dkms install smtpguard/$(VERSION) -k $(KVER) --force
+
+clean:
+	rm -rf $(BUILD)
+	-$(MAKE) -C userspace clean
+	-$(MAKE) -C tests clean

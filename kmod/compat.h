@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Every kernel API difference smtpguard meets, in one place. The
+ * SMTPGUARD_HAVE_* symbols come from compile probes (kmod/probes/NAME.c, run
+ * by kmod/probe-compat.sh against the target kernel's headers), not from
+ * version numbers, so distribution backports are handled as they are.
+ */
+#ifndef SMTPGUARD_COMPAT_H
+#define SMTPGUARD_COMPAT_H
+
+#include <linux/skbuff.h>
+#include <net/checksum.h>
+#include <net/netfilter/nf_conntrack_helper.h>
+#include "compat-probed.h"
+
+#if !defined(SMTPGUARD_HAVE_NF_CT_HELPER_DESTROY_MEMBER)
+#error "smtpguard: struct nf_conntrack_helper lacks .destroy/.to_nlattr; kernel not supported"
+#endif
+#if !defined(SMTPGUARD_HAVE_NF_CT_ITERATE_DESTROY)
+#error "smtpguard: nf_ct_iterate_destroy() missing; kernel not supported"
+#endif
+#if !defined(SMTPGUARD_HAVE_INET_PROTO_CSUM_REPLACE4)
+#error "smtpguard: inet_proto_csum_replace4() missing; kernel not supported"
+#endif
+
+/*
+ * Helper set-up. nf_ct_helper_init() is the registration API that the
+ * netfilter maintainers are reworking; where it is gone, fill the fields
+ * it filled ourselves.
+ */
+static inline void
+smtpguard_helper_init(struct nf_conntrack_helper *h, u16 l3num,
+		      const char *name, u16 port, u32 id,
+		      const struct nf_conntrack_expect_policy *exp_pol,
+		      int (*help)(struct sk_buff *, unsigned int,
+				  struct nf_conn *, enum ip_conntrack_info),
+		      int (*from_nlattr)(struct nlattr *, struct nf_conn *),
+		      struct module *me)
+{
+#ifdef SMTPGUARD_HAVE_NF_CT_HELPER_INIT
+	/* default_port == spec_port keeps @name exactly as given */
+	nf_ct_helper_init(h, l3num, IPPROTO_TCP, name, port, port, id,
+			  exp_pol, 0, help, from_nlattr, me);
+#else
+	memset(h, 0, sizeof(*h));
+	strscpy(h->name, name, sizeof(h->name));
+	h->tuple.src.l3num = l3num;
+	h->tuple.dst.protonum = IPPROTO_TCP;
+	h->tuple.src.u.all = htons(port);
+	h->expect_policy = exp_pol;
+	h->help = help;
+	h->from_nlattr = from_nlattr;
+	h->me = me;
+#endif
+}
+
+#endif /* SMTPGUARD_COMPAT_H */

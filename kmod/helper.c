@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The data path: one engine pass per TCP segment of a helped connection. */
+#include <linux/tcp.h>
+#include <linux/netfilter.h>
+#include <net/netlink.h>
+#include <net/netfilter/nf_conntrack_helper.h>
+#include "conn.h"
+#include "helper.h"
+#include "netlink.h"
+#include "payload.h"
+#include "pernet.h"
+
+/* Attribute inside CTA_HELP_INFO, for conntrackd failover. */
+enum {
+	SMTP_HELP_INFO_UNSPEC,
+	SMTP_HELP_INFO_FLAGS,	/* u32: SMTP_HF_OPAQUE */
+};
+
+/* Per-CPU counters; this_cpu ops because the output path is preemptible. */
+static void smtp_count_events(struct smtp_net *sn, const struct sg_result *r)
+{
+	struct smtp_stats __percpu *s = sn->stats;
+	unsigned int i;
+
+	for (i = 0; i < r->n_events; i++) {
+		const struct sg_event *ev = &r->events[i];
+
+		switch (ev->kind) {
+		case SG_EV_VIOLATION:
+			if (ev->klass < SG_C_MAX)
+				this_cpu_inc(s->violations[ev->klass]);
+			if (ev->klass == SG_C_VERB && ev->action == SG_A_MASK)
+				this_cpu_inc(s->verbs_masked[sg_verb_class_of(
+					ev->token, SG_TOKEN_LEN)]);
+			break;
+		case SG_EV_BANNER_MASKED:
+			this_cpu_inc(s->banners_masked);
+			break;
+		case SG_EV_KEYWORD_MASKED:
+			this_cpu_inc(s->keywords_masked);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static void smtp_report(struct sk_buff *skb, struct nf_conn *ct,
+			const struct sg_result *r)
+{
+	unsigned int i;
+
+	for (i = 0; i < r->n_events; i++) {
+		const struct sg_event *ev = &r->events[i];
+
+		if (ev->kind == SG_EV_VIOLATION)
+			nf_ct_helper_log(skb, ct, "%s violation (%s), action %s",
+					 sg_class_name(ev->klass),
+					 ev->token[0] ? ev->token : "-",
+					 sg_action_name(ev->action));
+		smtp_nl_event(nf_ct_net(ct), ev, ct);
+	}
+}
+
+int smtp_help(struct sk_buff *skb, unsigned int protoff, struct nf_conn *ct,
+	      enum ip_conntrack_info ctinfo)
+{
+	struct smtp_net *sn = smtp_pernet(nf_ct_net(ct));
+	enum sg_dir dir = CTINFO2DIR(ctinfo) == IP_CT_DIR_ORIGINAL ?
+			  SG_DIR_CLIENT : SG_DIR_SERVER;
+	unsigned int dataoff, datalen;
+	struct tcphdr _th;
+	const struct tcphdr *th;
+	struct smtp_conn *c;
+	struct sg_seg seg;
+	bool created, opaque;
+	u8 flags = 0;
+	int verdict;
+
+	th = skb_header_pointer(skb, protoff, sizeof(_th), &_th);
+	if (!th)
+		return NF_ACCEPT;	/* conntrack already validated TCP */
+	dataoff = protoff + th->doff * 4;
+	if (dataoff > skb->len)
+		return NF_ACCEPT;
+	datalen = skb->len - dataoff;
+
+	c = smtp_conn_get(ct, th->syn, &created);
+	if (!c)
+		return NF_ACCEPT;	/* TLS, unloading, or no memory */
+
+	if (created)
+		this_cpu_inc(sn->stats->sessions);
+
+	if (th->syn)
+		flags |= SG_TCP_SYN;
+	if (th->ack)
+		flags |= SG_TCP_ACK;
+	if (th->fin)
+		flags |= SG_TCP_FIN;
+	if (th->rst)
+		flags |= SG_TCP_RST;
+
+	spin_lock_bh(&c->lock);
+	sg_seg_begin(&seg, &c->st, smtp_policy_get(sn), dir, ntohl(th->seq),
+		     datalen, ntohl(th->ack_seq), flags);
+	smtp_payload_feed(skb, dataoff, &seg);
+	verdict = sg_seg_end(&seg);
+	opaque = sg_conn_opaque(&c->st);
+	spin_unlock_bh(&c->lock);
+
+	if (opaque) {
+		struct smtp_help_data *hd = nfct_help_data(ct);
+
+		/* TLS: nothing is inspected again, so the state can go now. */
+		WRITE_ONCE(hd->flags, hd->flags | SMTP_HF_OPAQUE);
+		smtp_conn_destroy(ct);
+	}
+
+	this_cpu_add(sn->stats->bytes, seg.res.new_bytes);
+	smtp_count_events(sn, &seg.res);
+	smtp_report(skb, ct, &seg.res);
+
+	switch (verdict) {
+	case SG_V_PASS:
+		if (likely(!seg.res.n_spans) ||
+		    !smtp_payload_rewrite(skb, protoff, dataoff, &seg.res))
+			return NF_ACCEPT;
+		/*
+		 * No memory to rewrite. The state has advanced, but the
+		 * spans are journaled: the retransmission gets them again.
+		 */
+		this_cpu_inc(sn->stats->drops);
+		return NF_DROP;
+	case SG_V_HOLD:
+		this_cpu_inc(sn->stats->holds);
+		return NF_DROP;
+	case SG_V_DROP:
+		this_cpu_inc(sn->stats->drops);
+		return NF_DROP;
+	case SG_V_RESET:
+		this_cpu_inc(sn->stats->resets);
+		smtp_payload_reset(nf_ct_net(ct), skb, protoff, nf_ct_l3num(ct),
+				   NF_INET_POST_ROUTING);
+		return NF_ACCEPT;	/* now an RST for the receiver */
+	}
+	return NF_ACCEPT;
+}
+
+int smtp_to_nlattr(struct sk_buff *skb, const struct nf_conn *ct)
+{
+	const struct smtp_help_data *hd = nfct_help_data(ct);
+
+	return nla_put_u32(skb, SMTP_HELP_INFO_FLAGS,
+			   READ_ONCE(hd->flags) & SMTP_HF_OPAQUE);
+}
+
+static const struct nla_policy smtp_help_info_policy[SMTP_HELP_INFO_FLAGS + 1] = {
+	[SMTP_HELP_INFO_FLAGS] = { .type = NLA_U32 },
+};
+
+int smtp_from_nlattr(struct nlattr *attr, struct nf_conn *ct)
+{
+	struct nlattr *tb[SMTP_HELP_INFO_FLAGS + 1];
+	struct smtp_help_data *hd = nfct_help_data(ct);
+	u32 flags = SMTP_HF_PICKUP;
+
+	/*
+	 * Injected by ctnetlink, typically conntrackd on a backup gateway:
+	 * the engine has seen nothing of this stream, so it must pick up
+	 * mid-stream; a stream already in TLS stays opaque.
+	 */
+	if (attr && !nla_parse_nested(tb, SMTP_HELP_INFO_FLAGS, attr,
+				      smtp_help_info_policy, NULL) &&
+	    tb[SMTP_HELP_INFO_FLAGS])
+		flags |= nla_get_u32(tb[SMTP_HELP_INFO_FLAGS]) & SMTP_HF_OPAQUE;
+	WRITE_ONCE(hd->flags, hd->flags | flags);
+	return 0;
+}

@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: GPL-2.0
+/* TCP payload access: walk, same-length rewrite, reset. */
+#include <linux/tcp.h>
+#include <net/checksum.h>
+#include <net/netfilter/ipv4/nf_reject.h>
+#include <net/netfilter/ipv6/nf_reject.h>
+#include "compat.h"
+#include "payload.h"
+
+void smtp_payload_feed(struct sk_buff *skb, unsigned int dataoff,
+		       struct sg_seg *seg)
+{
+	struct skb_seq_state st;
+	unsigned int consumed = 0, n;
+	const u8 *data;
+
+	if (skb->len <= dataoff)
+		return;
+	/* Maps one linear area or page fragment at a time: no copy. */
+	skb_prepare_seq_read(skb, dataoff, skb->len, &st);
+	while ((n = skb_seq_read(consumed, &data, &st)) != 0) {
+		sg_seg_feed(seg, data, n);
+		consumed += n;
+	}
+}
+
+int smtp_payload_rewrite(struct sk_buff *skb, unsigned int protoff,
+			 unsigned int dataoff, const struct sg_result *res)
+{
+	unsigned int end = 0, i;
+	struct tcphdr *th;
+
+	for (i = 0; i < res->n_spans; i++)
+		end = max(end, res->spans[i].off + res->spans[i].len);
+	if (!end)
+		return 0;
+	/* Rewrites only happen in command and reply phases: small packets. */
+	if (skb_ensure_writable(skb, dataoff + end))
+		return -ENOMEM;
+	th = (struct tcphdr *)(skb->data + protoff);	/* may have moved */
+
+	for (i = 0; i < res->n_spans; i++) {
+		const struct sg_span *sp = &res->spans[i];
+		u8 *p = skb->data + dataoff + sp->off;
+		int tcpoff = dataoff - protoff + sp->off;
+		__wsum from, to;
+
+		if (sp->len == 0)
+			continue;
+		/* Checksums of the bytes at their parity inside the segment. */
+		from = csum_block_add(0, csum_partial(p, sp->len, 0), tcpoff);
+		memset(p, sp->ch, sp->len);
+		to = csum_block_add(0, csum_partial(p, sp->len, 0), tcpoff);
+		/*
+		 * Payload bytes are not in the pseudo-header: CHECKSUM_PARTIAL
+		 * needs nothing (the device sums later); NONE and COMPLETE get
+		 * th->check adjusted, and skb->csum stays right because the
+		 * data change and the check change cancel out.
+		 */
+		inet_proto_csum_replace4(&th->check, skb, (__force __be32)from,
+					 (__force __be32)to, false);
+	}
+	return 0;
+}
+
+void smtp_payload_reset(struct net *net, struct sk_buff *skb,
+			unsigned int protoff, u8 family, unsigned int hooknum)
+{
+	struct tcphdr *th;
+	__be16 old_word, new_word;
+
+	/* The sender: a fresh RST answering this segment. */
+	if (family == NFPROTO_IPV4)
+		nf_send_reset(net, skb->sk, skb, hooknum);
+	else
+		nf_send_reset6(net, skb->sk, skb, hooknum);
+
+	/* The receiver: this very segment, with RST set, is in its window. */
+	if (skb_ensure_writable(skb, protoff + sizeof(*th)))
+		return;
+	th = (struct tcphdr *)(skb->data + protoff);
+	old_word = ((__be16 *)th)[6];	/* doff, flags */
+	th->rst = 1;
+	th->psh = 0;
+	th->fin = 0;
+	th->syn = 0;
+	new_word = ((__be16 *)th)[6];
+	inet_proto_csum_replace2(&th->check, skb, old_word, new_word, false);
+}
