@@ -9,10 +9,13 @@ VERSION := 0.1.0
 KDIR ?= $(shell d=/lib/modules/$$(uname -r)/build; \
 	  if [ -d "$$d" ]; then echo "$$d"; \
 	  else ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n1; fi)
-KVER = $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
+# Debian's include/config/kernel.release says "6.1.192"; the module
+# directory and vermagic use UTS_RELEASE ("6.1.0-56-amd64").
+kver_of = $(shell sed -n 's/.*UTS_RELEASE "\(.*\)"/\1/p' $(1)/include/generated/utsrelease.h 2>/dev/null)
+KVER = $(call kver_of,$(KDIR))
 # Every installed Debian kernel that has headers and a bootable image.
 KERNELS ?= $(shell for d in $$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V); do \
-	     v=$$(cat $$d/include/config/kernel.release); \
+	     v=$$(sed -n 's/.*UTS_RELEASE "\(.*\)"/\1/p' $$d/include/generated/utsrelease.h); \
 	     [ -f /boot/vmlinuz-$$v ] && echo $$v; done)
 
 BUILD := $(CURDIR)/build

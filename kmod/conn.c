@@ -9,7 +9,6 @@ static bool smtp_conn_closing;	/* module exit has begun */
 
 int smtp_conn_cache_init(void)
 {
-	NF_CT_HELPER_BUILD_BUG_ON(sizeof(struct smtp_help_data));
 	smtp_conn_cache = KMEM_CACHE(smtp_conn, 0);
 	return smtp_conn_cache ? 0 : -ENOMEM;
 }

@@ -13,6 +13,7 @@
 #include <linux/spinlock.h>
 #include <linux/rcupdate.h>
 #include <net/netfilter/nf_conntrack.h>
+#include <net/netfilter/nf_conntrack_helper.h>
 #include "engine/engine.h"
 
 struct smtp_conn {
@@ -26,6 +27,9 @@ struct smtp_help_data {
 	struct smtp_conn *conn;	/* NULL until the first packet */
 	u32 flags;		/* SMTP_HF_* */
 };
+
+static_assert(sizeof(struct smtp_help_data) <=
+	      sizeof_field(struct nf_conn_help, data));
 
 #define SMTP_HF_PICKUP	0x1	/* injected by ctnetlink (conntrackd) */
 #define SMTP_HF_OPAQUE	0x2	/* TLS started; never inspect again */

@@ -20,6 +20,7 @@ enum {
 static void smtp_count_events(struct smtp_net *sn, const struct sg_result *r)
 {
 	struct smtp_stats __percpu *s = sn->stats;
+	enum sg_verb_class vc;
 	unsigned int i;
 
 	for (i = 0; i < r->n_events; i++) {
@@ -29,9 +30,10 @@ static void smtp_count_events(struct smtp_net *sn, const struct sg_result *r)
 		case SG_EV_VIOLATION:
 			if (ev->klass < SG_C_MAX)
 				this_cpu_inc(s->violations[ev->klass]);
-			if (ev->klass == SG_C_VERB && ev->action == SG_A_MASK)
-				this_cpu_inc(s->verbs_masked[sg_verb_class_of(
-					ev->token, SG_TOKEN_LEN)]);
+			if (ev->klass == SG_C_VERB && ev->action == SG_A_MASK) {
+				vc = sg_verb_class_of(ev->token, SG_TOKEN_LEN);
+				this_cpu_inc(s->verbs_masked[vc]);
+			}
 			break;
 		case SG_EV_BANNER_MASKED:
 			this_cpu_inc(s->banners_masked);
