@@ -118,6 +118,10 @@ struct sg_seg {
 	u32 skip;		/* leading bytes that are retransmitted */
 	u8 dir;
 	u8 flags;
+	/* private to engine.c */
+	u8 sflags;		/* per-segment state bits */
+	u8 n_replay;		/* leading spans replayed from the journal */
+	u32 seq;		/* sequence number of payload byte 0 */
 	struct sg_result res;
 };
 

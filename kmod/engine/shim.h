@@ -20,7 +20,12 @@ typedef uint8_t u8;
 typedef uint16_t u16;
 typedef uint32_t u32;
 typedef uint64_t u64;
+typedef int32_t s32;
 #define SG_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
+#endif
+
+#ifndef fallthrough
+#define fallthrough __attribute__((__fallthrough__))
 #endif
 
 #define SG_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

@@ -150,6 +150,23 @@ enum smtpguard_class_attr {
 
 #define SMTPGUARD_A_CLASS_FIRST		SMTPGUARD_A_CLASS_VERB
 
+/* Violation classes (= enum sg_class), the value of SMTPGUARD_A_EVENT_CLASS. */
+enum smtpguard_class {
+	SMTPGUARD_CLASS_VERB,			/* 0 */
+	SMTPGUARD_CLASS_COMMAND_LINE,		/* 1 */
+	SMTPGUARD_CLASS_REPLY_LINE,		/* 2 */
+	SMTPGUARD_CLASS_TEXT_LINE,		/* 3 */
+	SMTPGUARD_CLASS_RECIPIENTS,		/* 4 */
+	SMTPGUARD_CLASS_ADDRESS_LENGTH,		/* 5 */
+	SMTPGUARD_CLASS_ADDRESS_CHAR,		/* 6 */
+	SMTPGUARD_CLASS_SMUGGLING,		/* 7 */
+	SMTPGUARD_CLASS_STARTTLS_INJECTION,	/* 8 */
+	SMTPGUARD_CLASS_BDAT,			/* 9 */
+	SMTPGUARD_CLASS_PIPELINE,		/* 10 */
+	SMTPGUARD_CLASS_REWRITE_LIMIT,		/* 11 */
+	SMTPGUARD_CLASS_PICKUP,			/* 12 */
+};
+
 /* Actions (= enum sg_action). */
 enum smtpguard_action {
 	SMTPGUARD_ACTION_LOG,		/* 0 */
@@ -216,7 +233,7 @@ enum smtpguard_dir {
 enum smtpguard_event_attr {
 	SMTPGUARD_A_EVENT_UNSPEC,	/* 0 */
 	SMTPGUARD_A_EVENT_KIND,		/* 1: u8, enum smtpguard_event_kind */
-	SMTPGUARD_A_EVENT_CLASS,	/* 2: u8, enum sg_class (VIOLATION only) */
+	SMTPGUARD_A_EVENT_CLASS,	/* 2: u8, enum smtpguard_class */
 	SMTPGUARD_A_EVENT_ACTION,	/* 3: u8, enum smtpguard_action */
 	SMTPGUARD_A_EVENT_DIR,		/* 4: u8, enum smtpguard_dir */
 	SMTPGUARD_A_EVENT_VALUE,	/* 5: u32, measured value */

@@ -1,0 +1,476 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Small raw SMTP client (and idle-session holder) for the smtpguard selftests.
+
+Used where swaks cannot do it: exact bytes on the wire, one byte per TCP
+segment, pipelining several commands in one write, bare CR/LF, and holding
+thousands of idle sessions open.
+
+    smtp_client.py [options] HOST PORT < SCRIPT
+    smtp_client.py [options] -f SCRIPT HOST PORT
+    smtp_client.py --hold N [--hold-file F] HOST PORT
+    smtp_client.py --serve N ADDR PORT
+    smtp_client.py --gen BYTES --seed S --subject TEXT FILE   (test message)
+    smtp_client.py --sha FILE | --sha-dump FILE   (body digest, see below)
+
+Every reply line is printed as "S: <line>", every command sent as
+"C: <line>" (bytes escaped), and events as "EV: <what>".
+
+SCRIPT, one step a line ('#' lines and blank lines are skipped).  TEXT takes
+Python string escapes (\\r \\n \\x00 \\\\):
+    read                 read one (multi-line) reply
+    expect CODE          read one reply; fail unless its code starts with CODE
+    send TEXT            write TEXT as is (one write, or one byte per write)
+    line TEXT            write TEXT + CRLF
+    cmd TEXT CODE        line TEXT, then expect CODE
+    data FILE            send FILE as a DATA body: LF -> CRLF, dot-stuffed,
+                         then ".\\r\\n" (the DATA command itself is separate)
+    raw FILE             send FILE's bytes unchanged
+    bytewise on|off      one byte per write() from now on
+    pace SECONDS         sleep between the bytes of a bytewise write
+    sleep SECONDS
+    expect_close         read until the peer closes or resets (fail on timeout)
+    drain SECONDS        print whatever arrives for SECONDS, or until EOF
+    datagen BYTES [SEED] send a generated message of about BYTES as a DATA
+                         body (like --gen, streamed), then ".\r\n"; prints
+                         "EV: datagen sha256=<digest of the message>"
+    shutdown             half-close (SHUT_WR)
+
+Body digest (--sha, --sha-dump, datagen): sha256 of the message in LF form
+with trailing newlines removed.  --sha-dump first strips the headers that
+smtp-sink's -d dump adds (everything up to its 3-line Received header), so
+the digest of what the server got equals the digest of what was sent.
+
+Exit: 0 all expectations met; 1 an expectation failed or timed out;
+2 usage; 3 the connection was reset by the peer (or refused) where a reply
+was expected.  The last output line is "RESULT: ok|fail|reset|closed".
+"""
+import argparse
+import codecs
+import errno
+import os
+import resource
+import selectors
+import signal
+import socket
+import sys
+import time
+
+
+def log(prefix, data):
+    if isinstance(data, bytes):
+        data = data.decode("latin-1")
+    sys.stdout.write("%s: %s\n" % (prefix, data.encode("unicode_escape").decode("ascii")
+                                   if any(ord(c) < 32 or ord(c) > 126 for c in data) else data))
+    sys.stdout.flush()
+
+
+def unescape(text):
+    return codecs.decode(text.encode("latin-1"), "unicode_escape").encode("latin-1")
+
+
+class Reset(Exception):
+    pass
+
+
+class Closed(Exception):
+    pass
+
+
+class Client:
+    def __init__(self, host, port, timeout, family):
+        self.buf = b""
+        self.bytewise = False
+        self.pace = 0.0
+        self.timeout = timeout
+        last = None
+        for fam, stype, proto, _, sa in socket.getaddrinfo(host, port, family, socket.SOCK_STREAM):
+            try:
+                s = socket.socket(fam, stype, proto)
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                s.settimeout(timeout)
+                s.connect(sa)
+                self.s = s
+                return
+            except OSError as e:
+                last = e
+        raise last
+
+    def _recv(self):
+        try:
+            d = self.s.recv(65536)
+        except ConnectionResetError:
+            raise Reset()
+        except socket.timeout:
+            raise TimeoutError()
+        if not d:
+            raise Closed()
+        return d
+
+    def readline(self):
+        while b"\n" not in self.buf:
+            self.buf += self._recv()
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.rstrip(b"\r")
+
+    def reply(self):
+        lines = []
+        while True:
+            ln = self.readline()
+            log("S", ln)
+            lines.append(ln)
+            if len(ln) < 4 or ln[3:4] != b"-":
+                return lines
+
+    def send(self, data):
+        try:
+            if self.bytewise and len(data) > 1:
+                for i in range(len(data)):
+                    self.s.sendall(data[i:i + 1])
+                    if self.pace:
+                        time.sleep(self.pace)
+            else:
+                self.s.sendall(data)
+        except (ConnectionResetError, BrokenPipeError):
+            raise Reset()
+
+
+def dot_stuff(body):
+    body = body.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    if body and not body.endswith(b"\r\n"):
+        body += b"\r\n"
+    out = []
+    for ln in body.split(b"\r\n")[:-1]:
+        out.append(b"." + ln if ln.startswith(b".") else ln)
+    return b"\r\n".join(out) + b"\r\n.\r\n"
+
+
+def gen_lines(nbytes, seed, subject):
+    """Yield LF-terminated lines of a deterministic test message."""
+    import base64
+    import random
+    rnd = random.Random(seed)
+    head = ("Subject: %s\nMessage-Id: <%s@smtpguard.test>\n"
+            "MIME-Version: 1.0\nContent-Type: text/plain\n\n" % (subject, seed)).encode()
+    yield head
+    left = nbytes - len(head)
+    specials = [b".", b"..", b".leading dot", b"", b"VRFY not a command", b"\tTAB",
+                b"DATA", b"QUIT", b"250 not a reply", b"=2E=0D=0A"]
+    while left > 0:
+        chunk = base64.b64encode(rnd.randbytes(48 * 1024))
+        pos = 0
+        out = []
+        while pos < len(chunk) and left > 0:
+            r = rnd.random()
+            if r < 0.02:
+                ln = rnd.choice(specials)
+            else:
+                n = rnd.randrange(1, 999) if r < 0.1 else rnd.randrange(40, 78)
+                ln = chunk[pos:pos + n]
+                pos += n
+            out.append(ln + b"\n")
+            left -= len(ln) + 1
+        yield b"".join(out)
+    yield b"end of message %s\n" % seed.encode()
+
+
+def body_digest(data):
+    import hashlib
+    data = data.replace(b"\r\n", b"\n").rstrip(b"\n")
+    return hashlib.sha256(data).hexdigest()
+
+
+def strip_sink_headers(data):
+    i = data.find(b"\nReceived: ")
+    if i < 0 and not data.startswith(b"Received: "):
+        return data
+    i = 0 if i < 0 else i + 1
+    lines = data[i:].split(b"\n")
+    j = 1
+    while j < len(lines) and lines[j][:1] in (b"\t", b" "):
+        j += 1
+    return b"\n".join(lines[j:])
+
+
+def run_script(c, steps, keep_going=False):
+    ok = True
+    for lineno, raw in steps:
+        st = raw.strip("\r\n")
+        if not st.strip() or st.lstrip().startswith("#"):
+            continue
+        op, _, arg = st.lstrip().partition(" ")
+        if op == "read":
+            c.reply()
+        elif op == "expect":
+            code = arg.strip()
+            r = c.reply()
+            if not r[-1].startswith(code.encode()):
+                log("EV", "line %d: expected %s, got %r" % (lineno, code, r[-1]))
+                ok = False
+                if not keep_going:
+                    return False
+        elif op == "cmd":
+            text, _, code = arg.rpartition(" ")
+            data = unescape(text) + b"\r\n"
+            log("C", data.rstrip(b"\r\n"))
+            c.send(data)
+            r = c.reply()
+            if not r[-1].startswith(code.encode()):
+                log("EV", "line %d: expected %s, got %r" % (lineno, code, r[-1]))
+                ok = False
+                if not keep_going:
+                    return False
+        elif op in ("send", "line"):
+            data = unescape(arg) + (b"\r\n" if op == "line" else b"")
+            log("C", data[:-2] if op == "line" else data)
+            c.send(data)
+        elif op in ("data", "raw"):
+            with open(arg.strip(), "rb") as f:
+                body = f.read()
+            if op == "data":
+                body = dot_stuff(body)
+            log("C", "<%d bytes from %s>" % (len(body), arg.strip()))
+            for i in range(0, len(body), 65536):
+                c.send(body[i:i + 65536])
+        elif op == "datagen":
+            import hashlib
+            a = arg.split()
+            nbytes, seed = int(a[0]), a[1] if len(a) > 1 else "datagen"
+            h = hashlib.sha256()
+            tail = b""
+            sent = 0
+            for block in gen_lines(nbytes, seed, "datagen " + seed):
+                h.update(tail)
+                tail = block[-1:]          # keep the last LF out of the digest
+                h.update(block[:-1])
+                if block.startswith(b"."):
+                    block = b"." + block
+                out = block.replace(b"\n", b"\r\n").replace(b"\r\n.", b"\r\n..")
+                c.send(out)
+                sent += len(out)
+            c.send(b".\r\n")
+            log("EV", "datagen bytes=%d sha256=%s" % (sent, h.hexdigest()))
+        elif op == "bytewise":
+            c.bytewise = arg.strip() == "on"
+        elif op == "pace":
+            c.pace = float(arg)
+        elif op == "sleep":
+            time.sleep(float(arg))
+        elif op == "shutdown":
+            c.s.shutdown(socket.SHUT_WR)
+        elif op == "drain":
+            end = time.time() + float(arg)
+            c.s.settimeout(0.2)
+            try:
+                while time.time() < end:
+                    try:
+                        c.buf += c._recv()
+                    except TimeoutError:
+                        continue
+                    while b"\n" in c.buf:
+                        ln, c.buf = c.buf.split(b"\n", 1)
+                        log("S", ln.rstrip(b"\r"))
+            finally:
+                c.s.settimeout(c.timeout)
+        elif op == "expect_close":
+            try:
+                while True:
+                    c.buf += c._recv()
+                    while b"\n" in c.buf:
+                        ln, c.buf = c.buf.split(b"\n", 1)
+                        log("S", ln.rstrip(b"\r"))
+            except TimeoutError:
+                log("EV", "line %d: still open after %ss" % (lineno, c.timeout))
+                return False
+        else:
+            log("EV", "line %d: unknown step %r" % (lineno, op))
+            raise SystemExit(2)
+    return ok
+
+
+def raise_nofile(n):
+    want = n + 64
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < want:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, max(hard, want)))
+        except (ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def hold(args, family):
+    """Open N sessions, read each banner, send EHLO, then hold them idle."""
+    raise_nofile(args.hold)
+    socks = []
+    sel = selectors.DefaultSelector()
+    ai = socket.getaddrinfo(args.host, args.port, family, socket.SOCK_STREAM)[0]
+    t0 = time.time()
+    pending = 0
+    failed = 0
+    for i in range(args.hold):
+        s = socket.socket(ai[0], ai[1], ai[2])
+        s.setblocking(False)
+        err = s.connect_ex(ai[4])
+        if err not in (0, errno.EINPROGRESS):
+            failed += 1
+            s.close()
+            continue
+        socks.append(s)
+        sel.register(s, selectors.EVENT_READ, [0, b""])
+        pending += 1
+        # keep the SYN backlog modest: drain replies as we go
+        if pending >= 256 or i == args.hold - 1:
+            pending = drain_hold(sel, pending, args.timeout)
+    pending = drain_hold(sel, pending, args.timeout, final=True)
+    up = len(socks) - pending
+    print("HELD %d sessions (%d failed, %d without reply) in %.1fs" %
+          (up, failed, pending, time.time() - t0), flush=True)
+    if args.hold_file:
+        with open(args.hold_file, "w") as f:
+            f.write("%d\n" % up)
+    # hold until told to stop
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
+    signal.signal(signal.SIGINT, lambda *a: stop.append(1))
+    end = time.time() + args.hold_time
+    while not stop and time.time() < end:
+        time.sleep(0.2)
+    for s in socks:
+        s.close()
+    return 0 if up == args.hold else 1
+
+
+def drain_hold(sel, pending, timeout, final=False):
+    """Each session: banner -> send EHLO -> EHLO reply -> done (unregister)."""
+    end = time.time() + (timeout if final else 0.5)
+    while pending and time.time() < end:
+        for key, _ in sel.select(0.2):
+            s, st = key.fileobj, key.data
+            try:
+                d = s.recv(4096)
+            except OSError:
+                d = b""
+            if not d:
+                sel.unregister(s)
+                pending -= 1
+                continue
+            st[1] += d
+            if st[0] == 0 and st[1].endswith(b"\r\n"):
+                st[0], st[1] = 1, b""
+                s.send(b"EHLO idle.example\r\n")
+            elif st[0] == 1 and b"\r\n250 " in b"\r\n" + st[1]:
+                sel.unregister(s)
+                pending -= 1
+    return pending
+
+
+def serve(args, family):
+    """Minimal SMTP-ish server for idle sessions: 220 banner, 250 to all."""
+    raise_nofile(args.serve)
+    ls = socket.socket(family if family else socket.AF_INET, socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((args.host, args.port))
+    ls.listen(min(args.serve, 65535))
+    ls.setblocking(False)
+    sel = selectors.DefaultSelector()
+    sel.register(ls, selectors.EVENT_READ, None)
+    conns = 0
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
+    print("SERVING", flush=True)
+    while not stop:
+        for key, _ in sel.select(0.5):
+            if key.data is None:
+                while True:
+                    try:
+                        s, _ = ls.accept()
+                    except BlockingIOError:
+                        break
+                    s.setblocking(False)
+                    s.send(b"220 idle.example ESMTP\r\n")
+                    sel.register(s, selectors.EVENT_READ, b"")
+                    conns += 1
+            else:
+                s = key.fileobj
+                try:
+                    d = s.recv(4096)
+                except OSError:
+                    d = b""
+                if not d:
+                    sel.unregister(s)
+                    s.close()
+                    continue
+                if d.endswith(b"\n"):
+                    s.send(b"250 ok\r\n")
+    print("SERVED %d" % conns, flush=True)
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("host", nargs="?")
+    ap.add_argument("port", type=int, nargs="?")
+    ap.add_argument("--gen", type=int, help="write a test message of ~N bytes to HOST(=file)")
+    ap.add_argument("--seed", default="1")
+    ap.add_argument("--subject", default="smtpguard test")
+    ap.add_argument("--sha", help="body digest of a sent message file")
+    ap.add_argument("--sha-dump", help="body digest of an smtp-sink dump file")
+    ap.add_argument("-f", "--file", help="script (default: stdin)")
+    ap.add_argument("-4", dest="v4", action="store_true")
+    ap.add_argument("-6", dest="v6", action="store_true")
+    ap.add_argument("-k", "--keep-going", action="store_true",
+                    help="an unexpected reply code fails the run but does not stop it")
+    ap.add_argument("-t", "--timeout", type=float, default=15.0)
+    ap.add_argument("--hold", type=int, default=0, help="hold N idle sessions")
+    ap.add_argument("--hold-time", type=float, default=600.0)
+    ap.add_argument("--hold-file", help="write the number of sessions up here")
+    ap.add_argument("--serve", type=int, default=0, help="idle-session server")
+    args = ap.parse_args()
+    family = socket.AF_INET6 if args.v6 else socket.AF_INET if args.v4 else 0
+
+    if args.gen:
+        with open(args.host, "wb") as f:
+            for block in gen_lines(args.gen, args.seed, args.subject):
+                f.write(block)
+        return 0
+    if args.sha or args.sha_dump:
+        with open(args.sha or args.sha_dump, "rb") as f:
+            data = f.read()
+        print(body_digest(strip_sink_headers(data) if args.sha_dump else data))
+        return 0
+    if args.host is None or args.port is None:
+        ap.error("HOST and PORT are required")
+    if args.hold:
+        return hold(args, family)
+    if args.serve:
+        return serve(args, socket.AF_INET6 if args.v6 else socket.AF_INET)
+
+    f = open(args.file) if args.file else sys.stdin
+    steps = list(enumerate(f.readlines(), 1))
+    try:
+        c = Client(args.host, args.port, args.timeout, family)
+    except ConnectionRefusedError:
+        print("EV: connection refused\nRESULT: reset", flush=True)
+        return 3
+    try:
+        ok = run_script(c, steps, args.keep_going)
+    except Reset:
+        print("EV: connection reset by peer\nRESULT: reset", flush=True)
+        return 3
+    except Closed:
+        # expect_close ends here on a clean close; anything else is early
+        last = steps[-1][1].strip() if steps else ""
+        if last.startswith("expect_close") or last.startswith("drain"):
+            print("EV: connection closed\nRESULT: closed", flush=True)
+            return 0
+        print("EV: connection closed by peer\nRESULT: closed", flush=True)
+        return 1
+    except TimeoutError:
+        print("EV: timeout waiting for the server\nRESULT: fail", flush=True)
+        return 1
+    print("RESULT: %s" % ("ok" if ok else "fail"), flush=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,633 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Transcript cases. Each step: {dir, bytes, ...expectations}. Unless a
+ * step says otherwise it carries an ACK of everything the peer sent, its
+ * verdict is PASS, its wire bytes are unchanged and it has no events.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+#define GREET		{ S, "220 mx.example.com ESMTP Postfix\r\n" }
+#define EHLO_SHORT	{ C, "EHLO client.example\r\n" }, \
+			{ S, "250-mx.example.com\r\n250-PIPELINING\r\n250 8BITMIME\r\n" }
+#define OPEN		GREET, EHLO_SHORT
+#define MAILRCPT	{ C, "MAIL FROM:<a@example.org>\r\n" }, \
+			{ S, "250 2.1.0 Ok\r\n" }, \
+			{ C, "RCPT TO:<b@example.com>\r\n" }, \
+			{ S, "250 2.1.5 Ok\r\n" }
+#define TODATA		MAILRCPT, { C, "DATA\r\n" }, \
+			{ S, "354 End data with <CR><LF>.<CR><LF>\r\n" }
+
+#define POSTFIX_EHLO \
+	"250-mx.example.com\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n" \
+	"250-VRFY\r\n250-ETRN\r\n250-STARTTLS\r\n250-ENHANCEDSTATUSCODES\r\n" \
+	"250-8BITMIME\r\n250-DSN\r\n250-SMTPUTF8\r\n250 CHUNKING\r\n"
+#define POSTFIX_EHLO_ESMTP \
+	"250-mx.example.com\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n" \
+	"250-XXXX\r\n250-EXXX\r\n250-STARTTLS\r\n250-ENHANCEDSTATUSCODES\r\n" \
+	"250-8BITMIME\r\n250-DSN\r\n250-SMTPUTF8\r\n250 CHUNKING\r\n"
+#define POSTFIX_EHLO_STRICT \
+	"250-mx.example.com\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n" \
+	"250-XXXX\r\n250-EXXX\r\n250-STARTTLS\r\n250-ENHANCEDSTATUSCODES\r\n" \
+	"250-8BITMIME\r\n250-DSN\r\n250-SMTPUTF8\r\n250 XXXXXXXX\r\n"
+
+#define EXCHANGE_EHLO \
+	"250-mail.contoso.com Hello [192.0.2.1]\r\n250-SIZE 37748736\r\n" \
+	"250-PIPELINING\r\n250-DSN\r\n250-ENHANCEDSTATUSCODES\r\n" \
+	"250-STARTTLS\r\n250-X-ANONYMOUSTLS\r\n250-AUTH NTLM\r\n" \
+	"250-X-EXPS GSSAPI NTLM\r\n250-8BITMIME\r\n250-BINARYMIME\r\n" \
+	"250-CHUNKING\r\n250-XEXCH50\r\n250-XRDST\r\n" \
+	"250-XSHADOWREQUEST\r\n250 X-LINK2STATE\r\n"
+#define EXCHANGE_EHLO_ESMTP \
+	"250-mail.contoso.com Hello [192.0.2.1]\r\n250-SIZE 37748736\r\n" \
+	"250-PIPELINING\r\n250-DSN\r\n250-ENHANCEDSTATUSCODES\r\n" \
+	"250-STARTTLS\r\n250-XXXXXXXXXXXXXX\r\n250-AUTH NTLM\r\n" \
+	"250-XXXXXX GSSAPI NTLM\r\n250-8BITMIME\r\n250-BINARYMIME\r\n" \
+	"250-CHUNKING\r\n250-XXXXXXX\r\n250-XXXXX\r\n" \
+	"250-XXXXXXXXXXXXXX\r\n250 XXXXXXXXXXXX\r\n"
+#define EXCHANGE_EHLO_STRICT \
+	"250-mail.contoso.com Hello [192.0.2.1]\r\n250-SIZE 37748736\r\n" \
+	"250-PIPELINING\r\n250-DSN\r\n250-ENHANCEDSTATUSCODES\r\n" \
+	"250-STARTTLS\r\n250-XXXXXXXXXXXXXX\r\n250-XXXX NTLM\r\n" \
+	"250-XXXXXX GSSAPI NTLM\r\n250-8BITMIME\r\n250-XXXXXXXXXX\r\n" \
+	"250-XXXXXXXX\r\n250-XXXXXXX\r\n250-XXXXX\r\n" \
+	"250-XXXXXXXXXXXXXX\r\n250 XXXXXXXXXXXX\r\n"
+
+#define LOGSMUG "verbs HELO EHLO MAIL RCPT DATA RSET NOOP QUIT\n" \
+		"action smuggling log\n"
+
+static const struct tcase cases[] = {
+{ "esmtp: clean session with a Postfix EHLO reply", "@esmtp", .steps = {
+	GREET,
+	{ C, "EHLO client.example\r\n" },
+	{ S, POSTFIX_EHLO, .out = POSTFIX_EHLO_ESMTP, .ev = "kw:VRFY kw:ETRN" },
+	TODATA,
+	{ C, "Subject: hi\r\n\r\nVRFY is text here\r\n.\r\n" },
+	{ S, "250 2.0.0 Ok: queued\r\n" },
+	{ C, "QUIT\r\n" }, { S, "221 2.0.0 Bye\r\n" },
+} },
+{ "strict: Postfix EHLO reply masks CHUNKING too", "@strict", .steps = {
+	{ S, "220 mx\r\n", .out = "220 **\r\n", .ev = "banner" },
+	{ C, "EHLO c\r\n" },
+	{ S, POSTFIX_EHLO, .out = POSTFIX_EHLO_STRICT,
+	  .ev = "kw:VRFY kw:ETRN kw:CHUNKING" },
+} },
+{ "esmtp: Exchange EHLO reply", "@esmtp", .steps = {
+	GREET, { C, "EHLO c\r\n" },
+	{ S, EXCHANGE_EHLO, .out = EXCHANGE_EHLO_ESMTP,
+	  .ev = "kw:X-ANONYMOUS kw:X-EXPS kw:XEXCH50 kw:XRDST kw:XSHADOWREQU kw:X-LINK2STAT" },
+	{ C, "X-LINK2STATE LAST CHUNK=1\r\n", .out = "XXXXXXXXXXXX LAST CHUNK=1\r\n",
+	  .ev = "verb/mask:X-LINK2STAT" },
+	{ C, "XEXCH50 2 2\r\n", .out = "XXXXXXX 2 2\r\n", .ev = "verb/mask:XEXCH50" },
+} },
+{ "strict: Exchange EHLO reply, 9 keywords masked", "@strict", .steps = {
+	{ S, "220 x\r\n", .out = "220 *\r\n", .ev = "banner" },
+	{ C, "EHLO c\r\n" },
+	{ S, EXCHANGE_EHLO, .out = EXCHANGE_EHLO_STRICT, .ev = "*" },
+} },
+{ "EHLO reply one byte per segment", "@esmtp", .steps = {
+	GREET, { C, "EHLO c\r\n" },
+	{ S, "250-h\r\n2" }, { S, "5" }, { S, "0" }, { S, "-" },
+	{ S, "V", .out = "X", .ev = "kw:V" }, { S, "R", .out = "X" },
+	{ S, "F", .out = "X" }, { S, "Y", .out = "X" }, { S, "\r\n250-S" },
+	{ S, "IZ" }, { S, "E 100\r\n250 E" },
+	{ S, "X", .out = "X", .ev = "kw:EX" }, { S, "PN\r\n", .out = "XX\r\n" },
+	{ C, "MAIL FROM:<a@b>\r\n" },
+} },
+{ "EHLO keyword that is a proper prefix is masked at its end", "@esmtp", .steps = {
+	GREET, { C, "EHLO c\r\n" },
+	{ S, "250-h\r\n250-SIZ 1\r\n250-AUTH=LOGIN PLAIN\r\n250 DS\r\n",
+	  .out = "250-h\r\n250-SIZX1\r\n250-AUTH=LOGIN PLAIN\r\n250 DSX\n",
+	  .ev = "kw:SIZ kw:DS" },
+} },
+{ "EHLO error reply is not parsed for keywords", "@esmtp", .steps = {
+	GREET, { C, "EHLO c\r\n" },
+	{ S, "502-no\r\n502 VRFY\r\n" },
+	{ C, "HELO c\r\n" }, { S, "250 h\r\n" },
+} },
+{ "verbs masked: VRFY EXPN TURN ETRN ATRN, case and white space", "@esmtp", .steps = {
+	OPEN,
+	{ C, "VRFY root\r\n", .out = "XXXX root\r\n", .ev = "verb/mask:VRFY" },
+	{ S, "502 5.5.1 VRFY command is disabled\r\n" },
+	{ C, "expn staff\r\n", .out = "eXXX staff\r\n", .ev = "verb/mask:EXPN" },
+	{ S, "502 5.5.2 Error: command not recognized\r\n" },
+	{ C, "TURN\r\nETRN x\r\nATRN y\r\n", .out = "XXXX\r\nEXXX x\r\nAXXX y\r\n",
+	  .ev = "verb/mask:TURN verb/mask:ETRN verb/mask:ATRN" },
+	{ S, "502 a\r\n502 b\r\n502 c\r\n" },
+	{ C, " \tVrFy x\r\n", .out = " \tXXXX x\r\n", .ev = "verb/mask:VRFY" },
+	{ S, "502 a\r\n" },
+	{ C, "Mail From:<a@b>\r\n" }, { S, "250 ok\r\n" },
+	{ C, "\r\n" }, { S, "500 empty\r\n" },
+	{ C, "QUITX\r\n", .out = "QUITX\r\n", .ev = "verb/mask:QUITX" },
+} },
+{ "proper prefix of an allowed verb: terminator masked", "@esmtp", .steps = {
+	OPEN,
+	{ C, "MAI FROM:<a@b>\r\n", .out = "MAIXFROM:<a@b>\r\n", .ev = "verb/mask:MAI" },
+	{ S, "500 5.5.2 Error: command not recognized\r\n" },
+	{ C, "RCP\r\n", .out = "RCPX\n", .ev = "verb/mask:RCP" },
+	{ S, "500 x\r\n" },
+} },
+{ "one byte per segment: VRFY, EXPN, MAIL, MAI", "@esmtp", .steps = {
+	OPEN,
+	{ C, "V", .out = "X", .ev = "verb/mask:V" }, { C, "R", .out = "X" },
+	{ C, "F", .out = "X" }, { C, "Y", .out = "X" }, { C, " " },
+	{ C, "x" }, { C, "\r" }, { C, "\n" },
+	{ S, "502 no\r\n" },
+	{ C, "E" }, { C, "X", .out = "X", .ev = "verb/mask:EX" },
+	{ C, "P", .out = "X" }, { C, "N", .out = "X" }, { C, "\r\n" },
+	{ S, "502 no\r\n" },
+	{ C, "M" }, { C, "A" }, { C, "I" }, { C, "L" }, { C, " " },
+	{ C, "FROM:<a@b>\r\n" }, { S, "250 ok\r\n" },
+	{ C, "R" }, { C, "C" }, { C, "P" },
+	{ C, " ", .out = "X", .ev = "verb/mask:RCP" }, { C, "TO:<x>\r\n" },
+	{ S, "500 no\r\n" },
+} },
+{ "verb action log, drop and reset", "verbs HELO MAIL\naction verb log\n", .steps = {
+	{ S, "220 x\r\n" },
+	{ C, "VRFY x\r\n", .ev = "verb/log:VRFY" },
+} },
+{ "verb action drop", "verbs HELO MAIL\naction verb drop\n", .steps = {
+	{ S, "220 x\r\n" },
+	{ C, "VRFY x\r\n", .verdict = SG_V_DROP, .ev = "verb/drop:VRFY" },
+	{ C, "VRFY x\r\n", .verdict = SG_V_DROP, .ev = "verb/drop:VRFY" },
+	{ C, "HELO x\r\n", .at = 1 },
+} },
+{ "verb action reset", "verbs HELO MAIL\naction verb reset\n", .steps = {
+	{ S, "220 x\r\n" },
+	{ C, "HELO a\r\nVRFY x\r\n", .verdict = SG_V_RESET, .ev = "verb/reset:VRFY" },
+} },
+{ "rfc821: EHLO, STARTTLS, BDAT masked, banner masked", "@rfc821", .steps = {
+	{ S, "220-mx.example.com ESMTP\r\n220 hi\r\n",
+	  .out = "220-********************\r\n220 **\r\n", .ev = "banner banner" },
+	{ C, "EHLO c\r\n", .out = "XXXX c\r\n", .ev = "verb/mask:EHLO" },
+	{ S, "500 unknown\r\n" },
+	{ C, "HELO c\r\n" }, { S, "250 mx\r\n" },
+	{ C, "STARTTLS\r\n", .out = "XXXXXXXX\r\n", .ev = "verb/mask:STARTTLS" },
+	{ S, "500 unknown\r\n" },
+	{ C, "BDAT 5\r\nVRFY\r\n", .out = "XXXX 5\r\nXXXX\r\n",
+	  .ev = "verb/mask:BDAT verb/mask:VRFY" },
+} },
+{ "banner: multi-line greeting, one byte per segment", "@strict", .steps = {
+	{ S, "2" }, { S, "20" }, { S, "-" }, { S, "a", .out = "*", .ev = "banner" },
+	{ S, "bc\r", .out = "**\r" }, { S, "\n220" }, { S, " ", .out = " " },
+	{ S, "x\r\n", .out = "*\r\n", .ev = "banner" },
+	{ C, "EHLO c\r\n" },
+} },
+{ "banner pass in esmtp", "@esmtp", .steps = {
+	{ S, "220-mx.example.com ESMTP\r\n220 hi\r\n" },
+} },
+{ "AUTH LOGIN with 334 continuations", "@esmtp", .steps = {
+	OPEN,
+	{ C, "AUTH LOGIN\r\n" }, { S, "334 VXNlcm5hbWU6\r\n" },
+	{ C, "dXNlcm5hbWU=\r\n" }, { S, "334 UGFzc3dvcmQ6\r\n" },
+	{ C, "cGFzc3dvcmQ=\r\n" }, { S, "235 2.7.0 Authentication successful\r\n" },
+	{ C, "VRFY x\r\n", .out = "XXXX x\r\n", .ev = "verb/mask:VRFY" },
+} },
+{ "AUTH PLAIN initial response, and cancel with *", "@esmtp", .steps = {
+	OPEN,
+	{ C, "AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n" }, { S, "535 5.7.8 failed\r\n" },
+	{ C, "AUTH LOGIN\r\n" }, { S, "334 VXNlcm5hbWU6\r\n" },
+	{ C, "*\r\n" }, { S, "501 5.7.0 cancelled\r\n" },
+	{ C, "dXNlcg==\r\n", .out = "dXXXXXXX\r\n", .ev = "verb/mask:DXNLCG==" },
+} },
+{ "AUTH pipelined after MAIL: continuation is not a command", "@esmtp", .steps = {
+	OPEN,
+	{ C, "RSET\r\nAUTH LOGIN\r\n" }, { S, "250 ok\r\n334 VXNlcm5hbWU6\r\n" },
+	{ C, "VlJGWQ==\r\n" }, { S, "334 UGFzc3dvcmQ6\r\n" },
+	{ C, "VRFY\r\n" }, { S, "235 ok\r\n" },
+	{ C, "VRFY\r\n", .out = "XXXX\r\n", .ev = "verb/mask:VRFY" },
+} },
+{ "strict: AUTH masked", "@strict", .steps = {
+	{ S, "220 x\r\n", .out = "220 *\r\n", .ev = "banner" },
+	{ C, "AUTH LOGIN\r\n", .out = "XXXX LOGIN\r\n", .ev = "verb/mask:AUTH" },
+	{ S, "502 no\r\n" },
+	{ C, "dXNlcg==\r\n", .out = "dXXXXXXX\r\n", .ev = "verb/mask:DXNLCG==" },
+} },
+{ "DATA mode only after 354 (CVE-2000-1022)", "@esmtp", .steps = {
+	OPEN, MAILRCPT,
+	{ C, "DATA\r\nVRFY x\r\n", .out = "DATA\r\nXXXX x\r\n", .ev = "verb/mask:VRFY" },
+	{ S, "554 5.5.1 Error: no valid recipients\r\n502 no\r\n" },
+	{ C, "DATA\r\n" }, { S, "503 bad sequence\r\n" },
+	{ C, "EXPN x\r\n", .out = "EXXX x\r\n", .ev = "verb/mask:EXPN" },
+	{ S, "502 no\r\n" },
+	{ C, "DATA\r\n" }, { S, "354 go\r\n" },
+	{ C, "EXPN x\r\nVRFY y\r\n..\r\n" },
+	{ C, ".\r\n" }, { S, "250 queued\r\n" },
+	{ C, "VRFY x\r\n", .out = "XXXX x\r\n", .ev = "verb/mask:VRFY" },
+} },
+{ "end of data split over segments", "@esmtp", .steps = {
+	OPEN, TODATA,
+	{ C, "body\r" }, { C, "\n" }, { C, "." }, { C, "\r" }, { C, "\n" },
+	{ S, "250 ok\r\n" },
+	{ C, "VRFY x\r\n", .out = "XXXX x\r\n", .ev = "verb/mask:VRFY" },
+} },
+{ "empty message: . right after 354", "@esmtp", .steps = {
+	OPEN, TODATA, { C, ".\r\n" }, { S, "250 ok\r\n" },
+	{ C, "VRFY\r\n", .out = "XXXX\r\n", .ev = "verb/mask:VRFY" },
+} },
+{ "smuggling \\n.\\n is a violation (reset)", "@esmtp", .steps = {
+	OPEN, TODATA,
+	{ C, "a\n.\nMAIL FROM:<x>\r\n", .verdict = SG_V_RESET, .ev = "smuggling/reset" },
+} },
+#define SMUG(name, seq) \
+{ "smuggling " name ": violation, not end of data", LOGSMUG, .steps = { \
+	{ S, "220 x\r\n" }, \
+	{ C, "MAIL FROM:<a>\r\n" }, { S, "250 ok\r\n" }, \
+	{ C, "RCPT TO:<b>\r\n" }, { S, "250 ok\r\n" }, \
+	{ C, "DATA\r\n" }, { S, "354 go\r\n" }, \
+	{ C, "x" seq "VRFY y\r\n", .len = sizeof("x" seq "VRFY y\r\n") - 1, \
+	  .ev = "*" }, \
+	{ C, "VRFY z\r\n.\r\n" }, { S, "250 ok\r\n" }, \
+	{ C, "VRFY z\r\n", .out = "XXXX z\r\n", .ev = "verb/mask:VRFY" }, \
+} }, \
+{ "smuggling " name ": reset", "@esmtp", .steps = { \
+	GREET, TODATA, \
+	{ C, "x" seq "VRFY y\r\n", .len = sizeof("x" seq "VRFY y\r\n") - 1, \
+	  .verdict = SG_V_RESET, .ev = "smuggling/reset" }, \
+} }
+SMUG("\\n.\\n", "\n.\n"),
+SMUG("\\r.\\r", "\r.\r"),
+SMUG("\\r.\\n", "\r.\n"),
+SMUG("\\n.\\r", "\n.\r"),
+SMUG("\\n.\\r\\n", "\n.\r\n"),
+SMUG("\\r\\n.\\n", "\r\n.\n"),
+SMUG("\\r.\\r\\n", "\r.\r\n"),
+SMUG("\\r\\n.\\r", "\r\n.\r"),
+SMUG("\\r\\n\\x00.\\r\\n", "\r\n\0.\r\n"),
+{ "smuggling in a command line: bare LF, bare CR", "@esmtp", .steps = {
+	OPEN,
+	{ C, "NOOP\n", .verdict = SG_V_RESET, .ev = "smuggling/reset" },
+	{ C, "NO\rOP\r\n", .verdict = SG_V_RESET, .ev = "verb/mask:NO smuggling/reset" },
+	{ C, "NOOP\r" }, { C, "X\n", .verdict = SG_V_RESET, .ev = "smuggling/reset" },
+	{ C, "\n" }, { S, "250 ok\r\n" },
+} },
+{ "BDAT chunk with VRFY text is not inspected", "@esmtp", .steps = {
+	OPEN, MAILRCPT,
+	{ C, "BDAT 18 LAST\r\nVRFY x\r\nEXPN y\r\n\n\r" },
+	{ C, "VRFY z\r\n", .out = "XXXX z\r\n", .ev = "verb/mask:VRFY" },
+	{ S, "250 ok\r\n502 no\r\n" },
+} },
+{ "BDAT chunks split across segments", "@esmtp", .steps = {
+	OPEN, MAILRCPT,
+	{ C, "BDAT 10\r\nVRFY" }, { C, " 1234" }, { C, "\r" },
+	{ C, "BDAT 6 last\r\n" }, { C, "EXPN\r\nV", .out = "EXPN\r\nX", .ev = "verb/mask:V" },
+	{ C, "RFY\r\n", .out = "XXX\r\n" },
+	{ S, "250 a\r\n250 b\r\n502 c\r\n" },
+} },
+{ "BDAT 0 LAST and malformed sizes", "@esmtp", .steps = {
+	OPEN, MAILRCPT,
+	{ C, "BDAT 0 LAST\r\n" }, { S, "250 ok\r\n" },
+	{ C, "BDAT x12\r\n", .verdict = SG_V_RESET, .ev = "bdat/reset:BDAT" },
+	{ C, "BDAT 99999999999\r\n", .verdict = SG_V_RESET, .ev = "bdat/reset:BDAT" },
+	{ C, "BDAT 12 LASTX\r\n", .verdict = SG_V_RESET, .ev = "bdat/reset:BDAT" },
+	{ C, "BDAT\r\n", .verdict = SG_V_RESET, .ev = "bdat/reset:BDAT" },
+} },
+{ "BDAT larger than the bdat-chunk limit", "verbs MAIL RCPT\nlimit bdat-chunk 10\n", .steps = {
+	{ S, "220 x\r\n" },
+	{ C, "BDAT 10\r\n0123456789" },
+	{ C, "BDAT 11\r\n", .verdict = SG_V_RESET, .ev = "bdat/reset:BDAT" },
+} },
+{ "strict: masked BDAT, chunk parsed as commands", "@strict", .steps = {
+	{ S, "220 x\r\n", .out = "220 *\r\n", .ev = "banner" },
+	{ C, "BDAT 14 LAST\r\nVRFY x\r\nEXPN\r\n",
+	  .out = "XXXX 14 LAST\r\nXXXX x\r\nEXXX\r\n",
+	  .ev = "verb/mask:BDAT verb/mask:VRFY verb/mask:EXPN" },
+} },
+{ "STARTTLS: stream opaque after 220", "@esmtp", .steps = {
+	OPEN,
+	{ C, "STARTTLS\r\n" }, { S, "220 2.0.0 Ready to start TLS\r\n" },
+	{ C, "\x16\x03\x01\x02\x00VRFY\r\n", .ev = "tls" },
+	{ S, "\x16\x03\x03\x00\x7a\x02\r\n250-VRFY\r\n" },
+	{ C, "VRFY x\r\n" },
+} },
+{ "STARTTLS refused: still inspected", "@esmtp", .steps = {
+	OPEN,
+	{ C, "STARTTLS\r\n" }, { S, "454 4.7.0 TLS not available\r\n" },
+	{ C, "VRFY x\r\n", .out = "XXXX x\r\n", .ev = "verb/mask:VRFY" },
+} },
+{ "STARTTLS injection by the client", "@esmtp", .steps = {
+	OPEN,
+	{ C, "STARTTLS\r\nRSET\r\n", .verdict = SG_V_RESET,
+	  .ev = "starttls-injection/reset" },
+	{ C, "STARTTLS\r\n" },
+	{ C, "RSET\r\n", .verdict = SG_V_RESET, .ev = "starttls-injection/reset" },
+} },
+{ "STARTTLS injection by the server", "@esmtp", .steps = {
+	OPEN,
+	{ C, "STARTTLS\r\n" },
+	{ S, "220 go ahead\r\n250 injected\r\n", .verdict = SG_V_RESET,
+	  .ev = "starttls-injection/reset" },
+	{ S, "220 go ahead\r\n" },
+	{ S, "250 injected\r\n", .verdict = SG_V_RESET,
+	  .ev = "starttls-injection/reset" },
+} },
+{ "STARTTLS injection with action log", "verbs EHLO MAIL\naction starttls-injection log\n", .steps = {
+	{ S, "220 x\r\n" },
+	{ C, "STARTTLS\r\nMAIL FROM:<a>\r\n", .ev = "starttls-injection/log" },
+	{ S, "220 go\r\n250 x\r\n", .ev = "starttls-injection/log" },
+	{ C, "\x16\x03", .ev = "tls" },
+} },
+{ "command line limit, reset", "verbs NOOP\nlimit command-line 10\naction command-line reset\n", .steps = {
+	{ S, "220 x\r\n" },
+	{ C, "NOOP 123\r\n" }, { S, "250 ok\r\n" },
+	{ C, "NOOP 12345" }, { C, "\r\n", .verdict = SG_V_RESET, .ev = "command-line/reset" },
+} },
+{ "AUTH line may reach 12288 octets (RFC 4954)", "verbs AUTH\nlimit command-line 10\naction command-line reset\n", .steps = {
+	{ S, "220 x\r\n" },
+	{ C, "AUTH XOAUTH2 dXNlcj1zb21ldXNlckBleGFtcGxlLmNvbQFhdXRoPUJlYXJlciB5YTI5LnZGOWRmdDRxbVRjMk52YjNSbGNrQmhkSFJoZG1semRHRXVZMjl0Q2cBAQ==\r\n" },
+} },
+{ "reply line limit", "verbs HELO\nlimit reply-line 12\n", .steps = {
+	{ S, "220 123456789\r\n", .ev = "reply-line/log" },
+	{ S, "250-12345\r\n250 12345\r\n" },
+} },
+{ "address characters: | ` NUL masked to space, UTF-8 passes", "@esmtp", .steps = {
+	OPEN,
+	{ C, "MAIL FROM:<a|b`c@d>\r\n", .out = "MAIL FROM:<a b c@d>\r\n",
+	  .ev = "address-char/mask:MAIL address-char/mask:MAIL" },
+	{ S, "250 ok\r\n" },
+	{ C, "RCPT TO:<x\0y@z>\r\n", .len = 17, .out = "RCPT TO:<x y@z>\r\n",
+	  .ev = "address-char/mask:RCPT" },
+	{ S, "250 ok\r\n" },
+	{ C, "RCPT TO:<j\xc3\xb6rg@b\xc3\xbc" "cher.example>\r\n" },
+	{ S, "250 ok\r\n" },
+	{ C, "RCPT TO: b|x@y NOTIFY=NEVER|X\r\n", .out = "RCPT TO: b x@y NOTIFY=NEVER|X\r\n",
+	  .ev = "address-char/mask:RCPT" },
+} },
+{ "address length limit", "verbs MAIL RCPT\nlimit address 10\naction address-length reset\n", .steps = {
+	{ S, "220 x\r\n" },
+	{ C, "MAIL FROM:<1234567890>\r\n" }, { S, "250 ok\r\n" },
+	{ C, "RCPT TO:<1234567890a>\r\n", .verdict = SG_V_RESET,
+	  .ev = "address-length/reset:RCPT" },
+} },
+{ "retransmission gets the same rewrite; acked retransmission passes", "@esmtp", .steps = {
+	OPEN,
+	{ C, "VRFY x\r\n", .out = "XXXX x\r\n", .ev = "verb/mask:VRFY" },
+	{ C, "VRFY x\r\n", .at = 1 + 21, .out = "XXXX x\r\n" },
+	{ C, "VRFY x\r\nVRFY y\r\n", .at = 1 + 21, .out = "XXXX x\r\nXXXX y\r\n",
+	  .ev = "verb/mask:VRFY" },
+	{ C, "RFY x\r\nVRF", .at = 1 + 22, .out = "XXX x\r\nXXX" },
+	{ S, "502 a\r\n502 b\r\n" },
+	{ C, "VRFY x\r\n", .at = 1 + 21 },
+} },
+{ "gap: hold, then the missing segment, then the held one", "@esmtp", .steps = {
+	OPEN,
+	{ C, "VRFY y\r\n", .at = 1 + 29, .verdict = SG_V_HOLD },
+	{ C, "VRFY x\r\n", .out = "XXXX x\r\n", .ev = "verb/mask:VRFY" },
+	{ C, "VRFY y\r\n", .at = 1 + 29, .out = "XXXX y\r\n", .ev = "verb/mask:VRFY" },
+} },
+{ "journal full of unacked spans: hold until the ACK", "@esmtp", .steps = {
+	OPEN,
+	{ C, "VRFY 1\r\n", .out = "XXXX 1\r\n", .ev = "verb/mask:VRFY" },
+	{ C, "VRFY 2\r\n", .out = "XXXX 2\r\n", .ev = "verb/mask:VRFY" },
+	{ C, "VRFY 3\r\n", .out = "XXXX 3\r\n", .ev = "verb/mask:VRFY" },
+	{ C, "VRFY 4\r\n", .out = "XXXX 4\r\n", .ev = "verb/mask:VRFY" },
+	{ C, "VRFY 5\r\n", .out = "XXXX 5\r\n", .ev = "verb/mask:VRFY" },
+	{ C, "VRFY 6\r\n", .verdict = SG_V_HOLD, .ev = "verb/mask:VRFY" },
+	{ S, NULL, .ackonly = true, .ackrel = 1 + 21 + 2 },
+	{ C, "VRFY 6\r\n", .verdict = SG_V_HOLD, .ev = "verb/mask:VRFY" },
+	{ S, NULL, .ackonly = true },
+	{ C, "VRFY 6\r\n", .out = "XXXX 6\r\n", .ev = "verb/mask:VRFY" },
+	{ C, "VRFY 5\r\n", .at = 1 + 21 + 32 },
+} },
+{ "one segment needs more spans than the journal: rewrite-limit", "@esmtp", .steps = {
+	OPEN,
+	{ C, "VRFY\r\nVRFY\r\nVRFY\r\nVRFY\r\nVRFY\r\nVRFY\r\n", .verdict = SG_V_RESET,
+	  .ev = "verb/mask:VRFY verb/mask:VRFY verb/mask:VRFY verb/mask:VRFY verb/mask:VRFY verb/mask:VRFY rewrite-limit/reset" },
+	{ C, "VRFY\r\nVRFY\r\nVRFY\r\nVRFY\r\nVRFY\r\n",
+	  .out = "XXXX\r\nXXXX\r\nXXXX\r\nXXXX\r\nXXXX\r\n", .ev = "*" },
+} },
+{ "server retransmission of a masked greeting", "@strict", .steps = {
+	{ S, "220 mx ESMTP\r\n", .out = "220 ********\r\n", .ev = "banner" },
+	{ S, "220 mx ESMTP\r\n", .at = 1, .out = "220 ********\r\n" },
+	{ S, "mx ESMTP\r\n", .at = 5, .out = "********\r\n" },
+	{ C, "EHLO x\r\n" },
+	{ S, "220 mx ESMTP\r\n", .at = 1 },
+} },
+{ "sequence numbers wrap around", "@esmtp", .isn_c = 0xfffffff0u, .isn_s = 0xfffffffau, .steps = {
+	OPEN,
+	{ C, "VRFY x\r\n", .out = "XXXX x\r\n", .ev = "verb/mask:VRFY" },
+	{ C, "VRFY x\r\n", .at = 1 + 21, .out = "XXXX x\r\n" },
+} },
+{ "pickup open: pass until a safe point, then inspect", "@esmtp", .pickup = true, .steps = {
+	{ C, "CPT TO:<x>\r\nVRFY a\r\n", .ev = "pickup:0" },
+	{ S, "ome text\r\n250 ok\r\n" },
+	{ C, "VRFY b\r\n", .out = "XXXX b\r\n", .ev = "verb/mask:VRFY" },
+	{ S, "502 no\r\n" },
+} },
+{ "pickup open: client mid-line waits for its next line", "@esmtp", .pickup = true, .steps = {
+	{ S, "50 ok\r\n250 ok\r\n", .ev = "pickup:0" },
+	{ C, "VRFY a" },
+	{ S, "250 ok\r\n" },
+	{ C, "\r\nVRFY b\r\n", .out = "\r\nXXXX b\r\n", .ev = "verb/mask:VRFY" },
+} },
+{ "pickup open: resynchronised on a 354", "@esmtp", .pickup = true, .steps = {
+	{ C, "DATA\r\n", .ev = "pickup:0" },
+	{ S, "354 go\r\n" },
+	{ C, "VRFY x\r\n.\r\n" },
+	{ S, "250 ok\r\n" },
+	{ C, "VRFY x\r\n", .out = "XXXX x\r\n", .ev = "verb/mask:VRFY" },
+} },
+{ "pickup reset", "@strict", .pickup = true, .steps = {
+	{ C, "RCPT TO:<a>\r\n", .verdict = SG_V_RESET, .ev = "pickup:1 pickup/reset" },
+	{ S, "250 ok\r\n", .verdict = SG_V_RESET, .ev = "pickup:1 pickup/reset" },
+} },
+{ "pipeline: 4 special replies in flight, the 5th overflows", "@esmtp", .steps = {
+	OPEN,
+	{ C, "DATA\r\nDATA\r\nDATA\r\nDATA\r\n" },
+	{ C, "DATA\r\n", .verdict = SG_V_RESET, .ev = "pipeline/reset" },
+} },
+{ "pure ACKs and FIN pass", "@esmtp", .steps = {
+	OPEN,
+	{ C, NULL, .ackonly = true }, { S, NULL, .ackonly = true },
+	{ C, "QUIT\r\n" }, { S, "221 bye\r\n" },
+} },
+};
+
+void run_table_cases(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		run_case(&cases[i]);
+}
+
+/* ---- generated transcripts ---- */
+
+static void gen_pipelined_rcpts(int nrcpt, const char *policy,
+				bool expect_violation)
+{
+	static char cbuf[65536], sbuf[65536];
+	struct step st[16];
+	char name[128];
+	int n = 0, i, o = 0, so = 0;
+
+	memset(st, 0, sizeof(st));
+	st[n++] = (struct step){ S, "220 mx ESMTP\r\n" };
+	st[n++] = (struct step){ C, "EHLO c\r\n" };
+	st[n++] = (struct step){ S, "250-mx\r\n250 PIPELINING\r\n" };
+	o += sprintf(cbuf + o, "MAIL FROM:<a@b>\r\n");
+	for (i = 0; i < nrcpt; i++)
+		o += sprintf(cbuf + o, "RCPT TO:<user%d@example.com>\r\n", i);
+	o += sprintf(cbuf + o, "DATA\r\n");
+	st[n++] = (struct step){ C, cbuf,
+		.ev = expect_violation ? "*" : NULL };
+	so += sprintf(sbuf + so, "250 ok\r\n");
+	for (i = 0; i < nrcpt; i++)
+		so += sprintf(sbuf + so, "250 ok %d\r\n", i);
+	so += sprintf(sbuf + so, "354 go\r\n");
+	st[n++] = (struct step){ S, sbuf };
+	st[n++] = (struct step){ C, "VRFY is body text\r\n.\r\n" };
+	st[n++] = (struct step){ S, "250 queued\r\n" };
+	st[n++] = (struct step){ C, "VRFY x\r\n", .out = "XXXX x\r\n",
+				 .ev = "verb/mask:VRFY" };
+	snprintf(name, sizeof(name), "pipelining: MAIL, %d RCPT, DATA in one segment (%s)",
+		 nrcpt, policy);
+	run_steps(name, policy, false, st, n);
+}
+
+static void gen_recipient_limit(void)
+{
+	static char cbuf[65536];
+	struct step st[8];
+	int n = 0, i, o = 0;
+
+	memset(st, 0, sizeof(st));
+	st[n++] = (struct step){ S, "220 mx\r\n" };
+	o += sprintf(cbuf + o, "MAIL FROM:<a@b>\r\n");
+	for (i = 0; i < 100; i++)
+		o += sprintf(cbuf + o, "RCPT TO:<u%d@x>\r\n", i);
+	st[n++] = (struct step){ C, cbuf };
+	st[n++] = (struct step){ C, "RCPT TO:<u100@x>\r\n", .verdict = SG_V_RESET,
+				 .ev = "recipients/reset:RCPT" };
+	st[n++] = (struct step){ C, "MAIL FROM:<c@d>\r\nRCPT TO:<e@f>\r\n" };
+	run_steps("recipients: 100 pass, the 101st violates; MAIL resets",
+		  "verbs MAIL RCPT\naction recipients reset\n", false, st, n);
+}
+
+/* Every segmentation of a short session into 1..3 byte segments gives
+ * the same wire bytes as the whole. */
+static void gen_resegmented(void)
+{
+	static const char *cli[] = {
+		"EHLO c\r\n", "VRFY x\r\nMAI FROM:<a|b>\r\nRCPT TO:<c>\r\nDATA\r\n",
+		"VRFY in body\r\n.\r\n", "EXPN y\r\n",
+	};
+	static const char *cli_out[] = {
+		"EHLO c\r\n", "XXXX x\r\nMAIXFROM:<a|b>\r\nRCPT TO:<c>\r\nDATA\r\n",
+		"VRFY in body\r\n.\r\n", "EXXX y\r\n",
+	};
+	static const char *srv[] = {
+		"250-mx\r\n250-VRFY\r\n250 SIZE\r\n",
+		"502 a\r\n500 b\r\n250 c\r\n354 d\r\n", "250 ok\r\n", "502 no\r\n",
+	};
+	static const char *srv_out[] = {
+		"250-mx\r\n250-XXXX\r\n250 SIZE\r\n",
+		"502 a\r\n500 b\r\n250 c\r\n354 d\r\n", "250 ok\r\n", "502 no\r\n",
+	};
+	int seglen;
+
+	for (seglen = 1; seglen <= 3; seglen++) {
+		static struct step st[1024];
+		static char outs[1024][4];
+		char name[96];
+		int n = 0, t, k;
+
+		memset(st, 0, sizeof(st));
+		st[n++] = (struct step){ S, "220 mx\r\n" };
+		for (t = 0; t < 4; t++) {
+			for (k = 0; k < 2; k++) {
+				const char *in = k ? srv[t] : cli[t];
+				const char *out = k ? srv_out[t] : cli_out[t];
+				int len = (int)strlen(in), p;
+
+				for (p = 0; p < len; p += seglen) {
+					int l = len - p < seglen ? len - p : seglen;
+
+					memcpy(outs[n], out + p, l);
+					outs[n][l] = 0;
+					st[n] = (struct step){ k ? S : C, in + p,
+						.len = l, .out = outs[n], .ev = "*" };
+					n++;
+				}
+			}
+		}
+		snprintf(name, sizeof(name),
+			 "resegmented session, %d-byte segments", seglen);
+		run_steps(name, "@esmtp", false, st, n);
+	}
+}
+
+static char *rep(char c, int n)
+{
+	char *b = malloc(n + 1);
+
+	memset(b, c, n);
+	b[n] = 0;
+	return b;
+}
+
+static void gen_line_limits(void)
+{
+	static char l512[600], l513[600], t1000[1100], t1001[1100];
+	struct step st[16];
+	char *a;
+	int n = 0;
+
+	/* command line: 512 octets including CRLF pass, 513 violate */
+	a = rep('a', 512 - 7);
+	snprintf(l512, sizeof(l512), "NOOP %s\r\n", a);
+	free(a);
+	a = rep('a', 513 - 7);
+	snprintf(l513, sizeof(l513), "NOOP %s\r\n", a);
+	free(a);
+	memset(st, 0, sizeof(st));
+	st[n++] = (struct step){ S, "220 mx\r\n" };
+	st[n++] = (struct step){ C, l512 };
+	st[n++] = (struct step){ S, "250 ok\r\n" };
+	st[n++] = (struct step){ C, l513, .ev = "command-line/log" };
+	st[n++] = (struct step){ S, "250 ok\r\n" };
+	run_steps("command-line limit: 512 pass, 513 logged (esmtp)", "@esmtp",
+		  false, st, n);
+	n = 0;
+	st[n++] = (struct step){ S, "220 mx\r\n" };
+	st[n++] = (struct step){ C, l512 };
+	st[n++] = (struct step){ C, l513, .len = 300 };
+	st[n++] = (struct step){ C, l513 + 300, .verdict = SG_V_RESET,
+				 .ev = "command-line/reset" };
+	run_steps("command-line limit: reset in the segment of octet 513",
+		  "verbs NOOP\naction command-line reset\n", false, st, n);
+
+	a = rep('t', 1000 - 2);
+	snprintf(t1000, sizeof(t1000), "%s\r\n", a);
+	free(a);
+	a = rep('t', 1001 - 2);
+	snprintf(t1001, sizeof(t1001), "%s\r\n", a);
+	free(a);
+	n = 0;
+	st[n++] = (struct step){ S, "220 mx\r\n" };
+	st[n++] = (struct step){ C, "MAIL FROM:<a>\r\nRCPT TO:<b>\r\nDATA\r\n" };
+	st[n++] = (struct step){ S, "250 a\r\n250 b\r\n354 c\r\n" };
+	st[n++] = (struct step){ C, t1000 };
+	st[n++] = (struct step){ C, t1001, .ev = "text-line/log" };
+	run_steps("text-line limit: 1000 pass, 1001 logged (esmtp)", "@esmtp",
+		  false, st, n);
+	n = 4;
+	st[n++] = (struct step){ C, t1001, .len = 999 };
+	st[n++] = (struct step){ C, t1001 + 999, .verdict = SG_V_RESET,
+				 .ev = "text-line/reset" };
+	run_steps("text-line limit: reset in the segment of octet 1001",
+		  "verbs MAIL RCPT DATA\naction text-line reset\n", false, st, n);
+}
+
+void run_generated_cases(void)
+{
+	gen_line_limits();
+	gen_pipelined_rcpts(100, "@esmtp", false);
+	gen_pipelined_rcpts(150, "@esmtp", true);
+	gen_pipelined_rcpts(1000, "verbs EHLO MAIL RCPT DATA\nkeywords PIPELINING\nlimit recipients 5000\n", false);
+	gen_recipient_limit();
+	gen_resegmented();
+}

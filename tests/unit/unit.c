@@ -1,0 +1,21 @@
+// SPDX-License-Identifier: GPL-2.0
+/* smtpguard unit tests: engine transcripts and the policy file format. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "../../userspace/policy_file.h"
+
+void run_table_cases(void);
+void run_generated_cases(void);
+void run_policy_file_tests(void);
+
+int main(void)
+{
+	run_table_cases();
+	run_generated_cases();
+	run_policy_file_tests();
+	printf("%d passed, %d failed\n", n_pass, n_fail);
+	return n_fail ? 1 : 0;
+}
