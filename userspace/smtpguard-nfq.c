@@ -31,6 +31,7 @@
 #include "nfq_flow.h"
 #include "nfq_packet.h"
 #include "policy_file.h"
+#include "policy_preset.h"
 
 #define MAX_PORTS 8
 
@@ -369,15 +370,21 @@ bad_extra:
 int main(int argc, char **argv)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE + 0xffff];
-	struct policy_file_error perr;
+	char path[PATH_MAX];
+	struct sg_pf_error perr;
 	struct mnl_socket *nl;
 	struct sigaction sa;
 	int ret;
 
 	if (parse_args(argc, argv))
 		return 2;
-	if (policy_file_load_any(opts.policy, &policy, &perr)) {
-		fprintf(stderr, "smtpguard-nfq: %s\n", perr.message);
+	if (sg_policy_resolve(opts.policy, path, sizeof(path))) {
+		fprintf(stderr, "smtpguard-nfq: %s: no such policy file or preset\n",
+			opts.policy);
+		return 3;
+	}
+	if (sg_policy_parse_file(path, &policy, &perr) != SG_PF_OK) {
+		fprintf(stderr, "smtpguard-nfq: %s\n", perr.msg);
 		return 3;
 	}
 	if (nfq_flow_table_init(&flows, opts.table_size, opts.idle_timeout)) {
