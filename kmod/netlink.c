@@ -93,7 +93,10 @@ static const struct nla_policy smtp_nl_policy_set_policy[SMTPGUARD_A_POLICY_MAX 
 /* For requests that carry no attributes: type 1 is rejected outright,
  * anything above it is an "Unknown attribute type" in strict mode. */
 static const struct nla_policy smtp_nl_noattr_policy[2] = {
-	[1] = { .type = NLA_REJECT },
+	[1] = {
+		.type = NLA_REJECT,
+		.reject_message = "this command takes no attributes",
+	},
 };
 
 static void smtp_nl_set_msg(struct netlink_ext_ack *extack, const char *msg)
@@ -468,8 +471,12 @@ static struct genl_family smtp_nl_family __ro_after_init = {
 	.module		= THIS_MODULE,
 	.ops		= smtp_nl_ops,
 	.n_ops		= ARRAY_SIZE(smtp_nl_ops),
-	/* every command is new: strict header and attribute checks for all */
-	.resv_start_op	= SMTPGUARD_CMD_MAX + 1,
+	/*
+	 * Commands below resv_start_op get legacy leniency (reserved header
+	 * bits and unknown nlmsg_flags ignored). We have no legacy commands:
+	 * every one is checked strictly.
+	 */
+	.resv_start_op	= SMTPGUARD_CMD_POLICY_SET,
 	.mcgrps		= smtp_nl_mcgrps,
 	.n_mcgrps	= ARRAY_SIZE(smtp_nl_mcgrps),
 };

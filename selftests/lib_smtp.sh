@@ -3,170 +3,69 @@
 #
 # SMTP helpers for the smtpguard selftests that push real mail through the
 # helper: smtp-sink and Postfix servers, swaks and smtp_client.py clients,
-# message digests, policy loading.  Sourced by the test scripts, after
-# selftests/lib.sh when that exists (topology, module loading, KTAP); the
-# st_* functions below fall back to their own minimal versions otherwise.
+# message digests, policy loading.  Sources selftests/lib.sh (KTAP, topology,
+# module loading, nft helper attachment) and wraps it in the st_* names the
+# issue-4 scripts use.
 #
-# Topology (same as lib.sh): client 10.0.1.2 / fd00:1::2 <-> gw <-> server
+# Topology (lib.sh setup_topo): client 10.0.1.2 / fd00:1::2 <-> gw <-> server
 # 10.0.2.2 / fd00:2::2; the gateway forwards and runs the helper.
 
 ST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
-TOPDIR=${TOPDIR:-$(cd "$ST_DIR/.." && pwd -P)}
+. "$ST_DIR/lib.sh"
 SMTP_CLIENT="python3 $ST_DIR/smtp_client.py"
-ksft_skip=4
 
 # --------------------------------------------------------------- KTAP
-ST_N=0; ST_PASS=0; ST_FAIL=0; ST_SKIP=0; ST_PLAN=0
-
-st_plan() {	# N
-	ST_PLAN=$1
-	echo "TAP version 13"
-	echo "1..$1"
-}
-st_diag() { local l; while IFS= read -r l; do echo "# $l"; done <<<"$*"; }
-st_pass() { ST_N=$((ST_N + 1)); ST_PASS=$((ST_PASS + 1)); echo "ok $ST_N $*"; }
-st_fail() { ST_N=$((ST_N + 1)); ST_FAIL=$((ST_FAIL + 1)); echo "not ok $ST_N $*"; }
-st_skip() {	# NAME REASON
-	ST_N=$((ST_N + 1)); ST_SKIP=$((ST_SKIP + 1)); echo "ok $ST_N $1 # SKIP $2"
-}
+st_plan() { ktap_plan "$1"; }
+st_diag() { ktap_msg "$*"; }
+st_pass() { ktap_ok "$@"; }
+st_fail() { ktap_fail "$@"; }
+st_skip() { ktap_skip "$1" "$2"; }
 # st_check NAME CMD...: pass if CMD succeeds
-st_check() { local n=$1; shift; if "$@"; then st_pass "$n"; else st_fail "$n"; fi; }
-# st_result NAME RC: pass on 0, fail otherwise
-st_result() { if [ "$2" -eq 0 ]; then st_pass "$1"; else st_fail "$1"; fi; }
-
+st_check() { local n=$1; shift; if "$@"; then ktap_ok "$n"; else ktap_fail "$n"; fi; }
 st_finish() {
-	while [ "$ST_N" -lt "$ST_PLAN" ]; do st_skip "not-run-$((ST_N + 1))" "earlier failure"; done
-	echo "# Totals: pass:$ST_PASS fail:$ST_FAIL xfail:0 xpass:0 skip:$ST_SKIP error:0"
-	echo "# $ST_PASS passed, $ST_FAIL failed, $ST_SKIP skipped"
-	if [ "$ST_FAIL" -gt 0 ]; then exit 1; fi
-	if [ "$ST_PASS" -eq 0 ] && [ "$ST_SKIP" -gt 0 ]; then exit $ksft_skip; fi
-	exit 0
+	[ -n "$KTAP_PLAN" ] && while [ "$KTAP_CNT" -lt "$KTAP_PLAN" ]; do
+		ktap_skip "not-run-$((KTAP_CNT + 1))" "earlier failure"; done
+	echo "# $KTAP_PASS passed, $KTAP_FAIL failed, $KTAP_SKIP skipped"
+	ktap_finished
 }
-
-# st_skip_all REASON: the whole script cannot run (missing tool, not in VM)
-st_skip_all() {
-	echo "TAP version 13"
-	echo "1..0 # SKIP $*"
-	exit $ksft_skip
-}
-
-st_require() {	# TOOL...
-	local t
-	for t in "$@"; do
-		command -v "$t" >/dev/null 2>&1 || st_skip_all "missing tool: $t"
-	done
-}
+st_skip_all() { ktap_skip_all "$@"; }
+st_require() { checktool "$@"; }
+st_need_vm() { require_vm; }
 
 # --------------------------------------------------------------- topology
-NS_C=sgc-$$; NS_G=sgg-$$; NS_S=sgs-$$
-C4=10.0.1.2; G4C=10.0.1.1; G4S=10.0.2.1; S4=10.0.2.2
-C6=fd00:1::2; G6C=fd00:1::1; G6S=fd00:2::1; S6=fd00:2::2
-# interface names: client side c0 <-> gw gc; gw gs <-> server s0
-IF_C=c0; IF_GC=gc; IF_GS=gs; IF_S=s0
+C4=$CLIENT4; G4C=$GW4_C; G4S=$GW4_S; S4=$SERVER4
+C6=$CLIENT6; G6C=$GW6_C; G6S=$GW6_S; S6=$SERVER6
+# lib.sh interface names: client c-gw <-> gw-c [gw] gw-s <-> s-gw server
+IF_C=c-gw; IF_GC=gw-c; IF_GS=gw-s; IF_S=s-gw
 
 in_c() { ip netns exec "$NS_C" "$@"; }
 in_g() { ip netns exec "$NS_G" "$@"; }
 in_s() { ip netns exec "$NS_S" "$@"; }
 
+# Background processes a test starts: add their pids to ST_PIDS (or use
+# bg_track); st_cleanup (the EXIT trap) kills them, stops Postfix, then
+# runs lib.sh's cleanup (deferred commands, namespaces, scratch directory).
 ST_TMP=
 ST_PIDS=
-
 st_cleanup() {
 	local p
 	for p in $ST_PIDS; do kill "$p" 2>/dev/null; done
-	[ -n "${PF_DIR:-}" ] && pf_stop
-	sleep 0.2
-	for p in $ST_PIDS; do kill -9 "$p" 2>/dev/null; done
-	ip netns del "$NS_C" 2>/dev/null
-	ip netns del "$NS_G" 2>/dev/null
-	ip netns del "$NS_S" 2>/dev/null
-	[ -n "$ST_TMP" ] && [ -z "${ST_KEEP:-}" ] && rm -rf "$ST_TMP"
+	pf_stop
+	lib_cleanup
 }
-
-# The VM guest is where modules load; refuse to run on the host, which
-# cannot load modules (and whose netfilter we must not touch).
-st_need_vm() {
-	[ -n "${SMTPGUARD_VM:-}" ] || [ -n "${SMTPGUARD_ALLOW_HOST:-}" ] ||
-		st_skip_all "run inside the VM: selftests/vm/run KVER $0"
-	[ "$(id -u)" = 0 ] || st_skip_all "must run as root"
-}
+trap st_cleanup EXIT
 
 st_topo() {
-	ST_TMP=$(mktemp -d /tmp/smtpguard-st.XXXXXX) || exit 1
-	chmod 755 "$ST_TMP"
-	trap st_cleanup EXIT
-	ip netns add "$NS_C" && ip netns add "$NS_G" && ip netns add "$NS_S" || return 1
-	ip link add "$IF_C" netns "$NS_C" type veth peer name "$IF_GC" netns "$NS_G" || return 1
-	ip link add "$IF_S" netns "$NS_S" type veth peer name "$IF_GS" netns "$NS_G" || return 1
-	local ns
-	for ns in "$NS_C" "$NS_G" "$NS_S"; do
-		ip -n "$ns" link set lo up
-		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 \
-			net.ipv6.conf.default.accept_dad=0
-	done
-	in_g sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
-	ip -n "$NS_C" addr add $C4/24 dev $IF_C
-	ip -n "$NS_C" addr add $C6/64 dev $IF_C nodad
-	ip -n "$NS_G" addr add $G4C/24 dev $IF_GC
-	ip -n "$NS_G" addr add $G6C/64 dev $IF_GC nodad
-	ip -n "$NS_G" addr add $G4S/24 dev $IF_GS
-	ip -n "$NS_G" addr add $G6S/64 dev $IF_GS nodad
-	ip -n "$NS_S" addr add $S4/24 dev $IF_S
-	ip -n "$NS_S" addr add $S6/64 dev $IF_S nodad
-	ip -n "$NS_C" link set $IF_C up
-	ip -n "$NS_G" link set $IF_GC up
-	ip -n "$NS_G" link set $IF_GS up
-	ip -n "$NS_S" link set $IF_S up
-	ip -n "$NS_C" route add default via $G4C
-	ip -n "$NS_C" -6 route add default via $G6C
-	ip -n "$NS_S" route add default via $G4S
-	ip -n "$NS_S" -6 route add default via $G6S
-	local i ping="ping" ping6="ping -6"
-	command -v ping >/dev/null || { ping="busybox ping"; ping6="busybox ping6"; }
-	for i in $(seq 50); do
-		in_c $ping -c1 -W1 -q $S4 >/dev/null 2>&1 &&
-			in_c $ping6 -c1 -W1 -q $S6 >/dev/null 2>&1 && return 0
-		sleep 0.2
-	done
-	echo "# topology: no connectivity client -> server" >&2
-	return 1
+	ST_TMP=$(lib_tmpdir) || return 1
+	setup_topo || return 1
+	NS_C=$NS_CLIENT; NS_G=$NS_GW; NS_S=$NS_SERVER
 }
 
 # --------------------------------------------------------------- module
-SMTPGUARD_KO=${SMTPGUARD_KO:-$TOPDIR/build/$(uname -r)/nf_conntrack_smtp.ko}
-
-st_module_load() {
-	if grep -q '^nf_conntrack_smtp ' /proc/modules; then return 0; fi
-	[ -r "$SMTPGUARD_KO" ] || { echo "# no module at $SMTPGUARD_KO" >&2; return 1; }
-	modprobe nf_conntrack || return 1
-	modprobe nf_nat 2>/dev/null
-	insmod "$SMTPGUARD_KO" || return 1
-}
-
-st_module_unload() {
-	grep -q '^nf_conntrack_smtp ' /proc/modules || return 0
-	rmmod nf_conntrack_smtp
-}
-
-# st_helper_attach [NS]: nft ct helper "smtp" on prerouting and output
-st_helper_attach() {
-	local ns=${1:-$NS_G}
-	ip netns exec "$ns" nft -f - <<-EOF
-	table inet smtpguard {
-		ct helper smtp {
-			type "smtp" protocol tcp
-		}
-		chain prerouting {
-			type filter hook prerouting priority filter; policy accept;
-			tcp dport 25 ct helper set "smtp"
-		}
-		chain output {
-			type filter hook output priority filter; policy accept;
-			tcp dport 25 ct helper set "smtp"
-		}
-	}
-	EOF
-}
+st_module_load() { load_module; }
+st_module_unload() { unload_module; }
+st_helper_attach() { attach_helper "${1:-$NS_G}"; }
+st_helper_detach() { detach_helper "${1:-$NS_G}"; }
 
 # Conntrack without the helper: same hooks, a ct expression so conntrack
 # is active in the namespace (for the no-helper baseline).
@@ -174,11 +73,11 @@ st_conntrack_only() {
 	local ns=${1:-$NS_G}
 	ip netns exec "$ns" nft -f - <<-EOF
 	table inet smtpguard {
-		chain prerouting {
+		chain pre {
 			type filter hook prerouting priority filter; policy accept;
 			tcp dport 25 ct state new counter
 		}
-		chain output {
+		chain out {
 			type filter hook output priority filter; policy accept;
 			tcp dport 25 ct state new counter
 		}
@@ -186,11 +85,18 @@ st_conntrack_only() {
 	EOF
 }
 
-st_helper_detach() { ip netns exec "${1:-$NS_G}" nft delete table inet smtpguard 2>/dev/null; }
-
-# Does conntrack in the gateway show a port-25 flow with helper=smtp?
+# Does conntrack in the gateway show a port-25 flow with a helper?  ctnetlink
+# dumps CTA_HELP only for flows that have one; the name should be "smtp"
+# (st_helper_named checks that separately).
 st_helper_seen() {
-	in_g conntrack -L -p tcp --dport 25 2>/dev/null | grep -q 'helper=smtp'
+	in_g conntrack -L -p tcp --dport 25 2>/dev/null | grep -qE 'helper=(smtp)?( |$)'
+}
+st_helper_named() {
+	local l
+	l=$(in_g conntrack -L -p tcp --dport 25 2>/dev/null)
+	echo "$l" | grep -q 'helper=smtp' && return 0
+	echo "# conntrack -L in the gateway:"; echo "$l" | sed 's/^/#   /'
+	return 1
 }
 
 # Full setup: topology, module, helper attached.  Returns non-zero on error.
@@ -228,23 +134,30 @@ st_policy() { in_g "$SMTPGUARD_CLI" load "$1"; }
 # sink_start [NAME] [smtp-sink options...]: listens on :25 (v4 and v6) in
 # the server namespace, logs every command (-v) to $SINK_LOG and dumps
 # every message under $SINK_DUMP.
-SINK_PID=
+# sink_start [NAME] [smtp-sink options...]: listens on $S4:25 and [$S6]:25
+# in the server namespace (one smtp-sink per family), logs every command (-v)
+# to $SINK_LOG and dumps every message under $SINK_DUMP.
+SINK_PIDS=
 sink_start() {
-	local name=${1:-sink}; shift
+	local name=${1:-sink} a; shift
 	SINK_DIR=$ST_TMP/$name
 	SINK_LOG=$SINK_DIR/log
 	SINK_DUMP=$SINK_DIR/dump
-	mkdir -p "$SINK_DUMP" && chmod 777 "$SINK_DIR" "$SINK_DUMP"
-	in_s smtp-sink -v -u nobody -h server.test -d "$SINK_DUMP/%H%M%S." \
-		-t 60 "$@" :25 1024 > "$SINK_LOG" 2>&1 &
-	SINK_PID=$!
-	ST_PIDS="$ST_PIDS $SINK_PID"
-	st_wait_listen "$NS_S" 25
+	mkdir -p "$SINK_DUMP" && chmod 777 "$SINK_DIR" "$SINK_DUMP" || return 1
+	: > "$SINK_LOG"
+	for a in "$S4" "[$S6]"; do
+		in_s smtp-sink -v -u nobody -h server.test -d "$SINK_DUMP/%H%M%S." \
+			-t 60 "$@" "$a:25" 1024 >> "$SINK_LOG" 2>&1 &
+		SINK_PIDS="$SINK_PIDS $!"
+		bg_track $!
+	done
+	busywait 10000 sink_listening
 }
 
 sink_stop() {
-	[ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null && wait "$SINK_PID" 2>/dev/null
-	SINK_PID=
+	local p
+	for p in $SINK_PIDS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	SINK_PIDS=
 }
 
 # sink_mark: remember the log position; sink_new prints what came after
@@ -297,7 +210,9 @@ msg_arrived_intact() {
 # smtpc NS HOST [client options]: script on stdin, output to stdout
 smtpc() { local ns=$1; shift; ip netns exec "$ns" $SMTP_CLIENT "$@"; }
 
-# swaks_send NS SERVER SUBJECT FILE [swaks options]: send FILE as the message
+# swaks_send NS SERVER SUBJECT FILE [swaks options]: send FILE as the
+# message.  (Replaces lib.sh's swaks_send FAMILY MARKER in scripts that
+# source this file.)
 swaks_send() {
 	local ns=$1 srv=$2 subj=$3 file=$4; shift 4
 	ip netns exec "$ns" swaks --server "$srv" --port 25 --from sender@client.test \
@@ -355,6 +270,10 @@ pf_start() {
 	biff = no
 	smtputf8_enable = yes
 	disable_vrfy_command = no
+	# 3.7 defaults, spelled out: the smuggling test needs a server that
+	# takes a bare LF as end of line (CVE-2023-51764)
+	smtpd_forbid_bare_newline = no
+	smtpd_forbid_unauth_pipelining = no
 	smtpd_client_restrictions =
 	smtpd_helo_required = no
 	EOF
@@ -390,7 +309,8 @@ pf_start() {
 	# postfix only prints errors to a terminal; keep its own messages
 	in_s postfix -c "$d"/conf check > "$d"/start.log 2>&1 &&
 		in_s postfix -c "$d"/conf start >> "$d"/start.log 2>&1 || {
-		echo "# postfix failed to start:"; sed 's/^/#   /' "$d"/start.log
+		echo "# postfix failed to start (errors go to a tty only; try script -qc):"
+		sed 's/^/#   /' "$d"/start.log
 		[ -r "$d"/maillog ] && tail -5 "$d"/maillog | sed 's/^/#   /'
 		PF_DIR=
 		return 1
@@ -484,4 +404,10 @@ st_verbs_masked() {
 		echo "# server log:"; echo "$cmds" | head -n 20 | sed 's/^/#   /'
 	fi
 	return $rc
+}
+pf_mark() { PF_MARK=$(wc -l < "$PF_LOG" 2>/dev/null || echo 0); }
+# commands smtpd received since pf_mark
+pf_new_cmds() {
+	tail -n +"$((${PF_MARK:-0} + 1))" "$PF_LOG" 2>/dev/null |
+		sed -n 's/.*postfix\/smtpd\[[0-9]*\]: < [^ ]*: //p'
 }

@@ -13,7 +13,7 @@ st_need_vm
 DISALLOWED=("VRFY probe-vrfy" "EXPN probe-expn" "X-LINK2STATE FIRST CHUNK=probe-xl2s"
 	"XEXCH50 10 probe-xexch" "ETRN probe-etrn" "TURN probe-turn" "FOOBAR probe-unknown")
 
-st_plan 10
+st_plan 11
 t0=$(now)
 if ! st_setup; then
 	st_fail "setup: topology, module, helper"
@@ -56,7 +56,8 @@ for mode in partial none; do
 	st_check "csum-$mode: disallowed verbs reach the server masked, client gets 500" \
 		st_verbs_masked "$NS_C" $S4 "csum-$mode" "${DISALLOWED[@]}"
 	if [ $mode = partial ]; then
-		st_check "helper attached to the SMTP flow (conntrack helper=smtp)" st_helper_seen
+		st_check "helper attached to the SMTP flow (conntrack shows a helper)" st_helper_seen
+		st_check "conntrack -L names the helper: helper=smtp" st_helper_named
 	fi
 	st_check "csum-$mode: EHLO keywords not allowed are masked, others intact" ehlo_check "csum-$mode"
 	st_check "csum-$mode: allowed session delivers a byte-identical message" \

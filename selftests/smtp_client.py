@@ -340,6 +340,9 @@ def hold(args, family):
     return 0 if up == args.hold else 1
 
 
+HOLD_EHLO = False
+
+
 def drain_hold(sel, pending, timeout, final=False):
     """Each session: banner -> send EHLO -> EHLO reply -> done (unregister)."""
     end = time.time() + (timeout if final else 0.5)
@@ -355,7 +358,10 @@ def drain_hold(sel, pending, timeout, final=False):
                 pending -= 1
                 continue
             st[1] += d
-            if st[0] == 0 and st[1].endswith(b"\r\n"):
+            if st[0] == 0 and st[1].endswith(b"\r\n") and not HOLD_EHLO:
+                sel.unregister(s)
+                pending -= 1
+            elif st[0] == 0 and st[1].endswith(b"\r\n"):
                 st[0], st[1] = 1, b""
                 s.send(b"EHLO idle.example\r\n")
             elif st[0] == 1 and b"\r\n250 " in b"\r\n" + st[1]:
@@ -423,6 +429,7 @@ def main():
     ap.add_argument("-t", "--timeout", type=float, default=15.0)
     ap.add_argument("--hold", type=int, default=0, help="hold N idle sessions")
     ap.add_argument("--hold-time", type=float, default=600.0)
+    ap.add_argument("--hold-ehlo", action="store_true", help="send EHLO on each held session")
     ap.add_argument("--hold-file", help="write the number of sessions up here")
     ap.add_argument("--serve", type=int, default=0, help="idle-session server")
     args = ap.parse_args()
@@ -441,6 +448,8 @@ def main():
     if args.host is None or args.port is None:
         ap.error("HOST and PORT are required")
     if args.hold:
+        global HOLD_EHLO
+        HOLD_EHLO = args.hold_ehlo
         return hold(args, family)
     if args.serve:
         return serve(args, socket.AF_INET6 if args.v6 else socket.AF_INET)

@@ -484,7 +484,7 @@ static void gen_pipelined_rcpts(int nrcpt, const char *policy,
 	st[n++] = (struct step){ C, "VRFY x\r\n", .out = "XXXX x\r\n",
 				 .ev = "verb/mask:VRFY" };
 	snprintf(name, sizeof(name), "pipelining: MAIL, %d RCPT, DATA in one segment (%s)",
-		 nrcpt, policy);
+		 nrcpt, policy[0] == '@' ? policy + 1 : "inline");
 	run_steps(name, policy, false, st, n);
 }
 

@@ -1,0 +1,435 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * libFuzzer target: segmentation invariance of the smtpguard engine.
+ *
+ * Input: byte 0 picks a policy, byte 1 seeds the schedule, the rest is a
+ * transcript of turns separated by 0xFE; turn 0 is the server's, then
+ * they alternate (client, server, ...).
+ *
+ * Reference run: each turn is one segment, preceded by a pure ACK from
+ * the peer of everything it received.
+ * Test runs: (a) every byte its own segment; (b) random segment sizes
+ * with random retransmissions of unacked bytes (bytes at or above the
+ * peer's last ACK, possibly overlapping new data) and random partial
+ * pure ACKs.
+ *
+ * Invariants (abort on failure):
+ *  1. spans stay inside their segment; output length == input length;
+ *  2. output bytes of both directions equal the reference, up to the
+ *     first turn the reference does not pass; retransmitted bytes equal
+ *     the reference output at their offsets;
+ *  3. the test run passes every turn the reference passes, and fails
+ *     (DROP or RESET, no more severe than the reference) in the turn
+ *     the reference fails -- unless that reference failure was a
+ *     rewrite-limit, which depends on segment size by definition;
+ *  4. HOLD happens only when new spans meet a journal of unacked spans:
+ *     after a full ACK from the peer the retry must not HOLD;
+ *  5. (byte run) at every client command-line start in command mode,
+ *     no disallowed verb from a dictionary of real verbs reaches the
+ *     server whole, when the policy masks verbs.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* White box: the invariant 5 check reads the engine's private state. */
+#include "../../kmod/engine/engine.c"
+#include "../../kmod/engine/policy.c"
+#include "../../userspace/policy_file.h"
+
+#ifndef SG_POLICY_DIR
+#define SG_POLICY_DIR "../policy"
+#endif
+
+#define MAX_TURNS 64
+#define FAIL(...) do { fprintf(stderr, "INVARIANT: " __VA_ARGS__); \
+		       fprintf(stderr, "\n"); abort(); } while (0)
+
+static const char *const policies[] = {
+	"@esmtp", "@rfc821", "@strict",
+	/* everything logged: violations never stop the session */
+	"verbs HELO EHLO MAIL RCPT DATA RSET NOOP QUIT AUTH\n"
+	"keywords SIZE PIPELINING 8BITMIME DSN\n"
+	"banner mask\n"
+	"action command-line log\naction reply-line log\naction text-line log\n"
+	"action recipients log\naction address-length log\n"
+	"action smuggling log\naction starttls-injection log\naction bdat log\n"
+	"action pipeline log\naction rewrite-limit reset\n",
+	/* tiny limits, logged */
+	"verbs HELO EHLO MAIL RCPT DATA RSET NOOP QUIT\n"
+	"keywords SIZE PIPELINING\nbanner mask\nmask-char 0x23\nbanner-char .\n"
+	"limit command-line 20\nlimit reply-line 20\nlimit text-line 30\n"
+	"limit recipients 2\nlimit address 5\nlimit bdat-chunk 50\n"
+	"action command-line log\naction reply-line log\naction text-line log\n"
+	"action recipients log\naction address-length log\n"
+	"action smuggling log\naction bdat log\naction pipeline log\n",
+};
+#define NPOL (sizeof(policies) / sizeof(policies[0]))
+
+static struct sg_policy pol[NPOL];
+
+static const char *const dict[] = {
+	"VRFY", "EXPN", "TURN", "ETRN", "ATRN", "X-LINK2STATE", "XEXCH50",
+	"KILL", "WIZ", "DEBUG", "VERB", "SAML", "SEND", "SOML", "ONEX",
+	"XUSR", "BDAT", "STARTTLS", "AUTH", "EHLO", "HELP", "XADR", "XGEN",
+	"XCIR", "XSTA", "XTRN", "X-EXPS", "LHLO", "XCLIENT", "XFORWARD",
+};
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	unsigned int i;
+
+	(void)argc;
+	(void)argv;
+	for (i = 0; i < NPOL; i++) {
+		struct sg_pf_error e;
+		enum sg_pf_err r;
+
+		if (policies[i][0] == '@') {
+			char path[256];
+
+			snprintf(path, sizeof(path), "%s/%s.conf",
+				 SG_POLICY_DIR, policies[i] + 1);
+			r = sg_policy_parse_file(path, &pol[i], &e);
+		} else {
+			r = sg_policy_parse_string("fuzz", policies[i], &pol[i],
+						   &e);
+		}
+		if (r) {
+			fprintf(stderr, "fuzz policy %u: %s\n", i, e.msg);
+			exit(1);
+		}
+	}
+	return 0;
+}
+
+struct turn {
+	int dir;
+	const u8 *p;
+	u32 len;
+	u32 base;		/* stream offset of its first byte */
+};
+
+struct run {
+	const struct sg_policy *pol;
+	struct sg_conn conn;
+	u32 isn[2];
+	u32 passed[2];		/* contiguous bytes passed per direction */
+	u32 acked[2];		/* last ACK the peer sent for each dir */
+	u8 *out[2];		/* output stream per direction */
+	u32 cap[2];
+};
+
+static u64 rng;
+
+static u32 rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (u32)(rng >> 11);
+}
+
+static void run_init(struct run *r, const struct sg_policy *p, u32 total[2])
+{
+	struct sg_seg seg;
+
+	memset(r, 0, sizeof(*r));
+	r->pol = p;
+	r->isn[0] = 0xfffffe00u;
+	r->isn[1] = 12345;
+	r->cap[0] = total[0] + 1;
+	r->cap[1] = total[1] + 1;
+	r->out[0] = calloc(1, r->cap[0]);
+	r->out[1] = calloc(1, r->cap[1]);
+	sg_conn_init(&r->conn, false);
+	sg_seg_begin(&seg, &r->conn, p, SG_DIR_CLIENT, r->isn[0], 0, 0,
+		     SG_TCP_SYN);
+	sg_seg_end(&seg);
+	sg_seg_begin(&seg, &r->conn, p, SG_DIR_SERVER, r->isn[1], 0,
+		     r->isn[0] + 1, SG_TCP_SYN | SG_TCP_ACK);
+	sg_seg_end(&seg);
+}
+
+static void run_free(struct run *r)
+{
+	free(r->out[0]);
+	free(r->out[1]);
+}
+
+/* Pure ACK from @from of the peer's stream up to offset @off. */
+static void ack(struct run *r, int from, u32 off)
+{
+	struct sg_seg seg;
+	int to = from ^ 1;
+
+	sg_seg_begin(&seg, &r->conn, r->pol, from,
+		     r->isn[from] + 1 + r->passed[from], 0,
+		     r->isn[to] + 1 + off, SG_TCP_ACK);
+	if (sg_seg_end(&seg) != SG_V_PASS)
+		FAIL("pure ACK not passed");
+	if (off > r->acked[to])
+		r->acked[to] = off;
+}
+
+static bool has_rewrite_limit(const struct sg_result *res)
+{
+	unsigned int i;
+
+	for (i = 0; i < res->n_events; i++)
+		if (res->events[i].kind == SG_EV_VIOLATION &&
+		    res->events[i].klass == SG_C_REWRITE_LIMIT)
+			return true;
+	return false;
+}
+
+/*
+ * Send stream bytes [off, off+len) of @dir (taken from @src, the whole
+ * input stream). Returns the verdict; on PASS, writes the output.
+ * @ref: the reference output to check retransmitted bytes against.
+ */
+static int send_seg(struct run *r, int dir, const u8 *src, u32 off, u32 len,
+		    const u8 *ref, bool *rwlimit)
+{
+	struct sg_seg seg;
+	u8 buf[4096 + 64];
+	u8 *b = len <= sizeof(buf) ? buf : malloc(len);
+	int peer = dir ^ 1, v, tries;
+	u32 i;
+
+	for (tries = 0; tries < 2; tries++) {
+		memcpy(b, src + off, len);
+		sg_seg_begin(&seg, &r->conn, r->pol, dir,
+			     r->isn[dir] + 1 + off, len,
+			     r->isn[peer] + 1 + r->passed[peer], SG_TCP_ACK);
+		/* feed in two chunks when possible */
+		if (len > 2) {
+			sg_seg_feed(&seg, b, len / 2);
+			sg_seg_feed(&seg, b + len / 2, len - len / 2);
+		} else {
+			sg_seg_feed(&seg, b, len);
+		}
+		v = sg_seg_end(&seg);
+		if (r->passed[peer] > r->acked[peer])
+			r->acked[peer] = r->passed[peer];
+		if (v != SG_V_HOLD)
+			break;
+		if (tries)
+			FAIL("HOLD after a full ACK (dir %d off %u len %u)",
+			     dir, off, len);
+		ack(r, peer, r->passed[dir]);
+	}
+	if (rwlimit)
+		*rwlimit = has_rewrite_limit(&seg.res) ||
+			   (seg.sflags & SEG_RWLIMIT);
+	if (v == SG_V_PASS) {
+		for (i = 0; i < seg.res.n_spans; i++) {
+			const struct sg_span *sp = &seg.res.spans[i];
+
+			if (sp->off + sp->len > len || !sp->len)
+				FAIL("span outside its segment");
+			memset(b + sp->off, sp->ch, sp->len);
+		}
+		for (i = 0; i < len; i++) {
+			u32 o = off + i;
+
+			if (o < r->passed[dir]) {
+				/* retransmitted: the first copy's bytes */
+				if (ref && o >= r->acked[dir] &&
+				    b[i] != r->out[dir][o])
+					FAIL("retransmitted byte %u of dir %d differs",
+					     o, dir);
+			} else {
+				r->out[dir][o] = b[i];
+			}
+		}
+		if (off + len > r->passed[dir])
+			r->passed[dir] = off + len;
+	}
+	if (b != buf)
+		free(b);
+	return v;
+}
+
+/* Invariant 5: at a client command-line start, check the output. */
+static void check_verb(const struct run *r, const struct sg_policy *p,
+		       const u8 *out, u32 off, u32 total)
+{
+	const struct sg_conn_state *s = (const void *)&r->conn;
+	char tok[32];
+	u32 i = off, n = 0, k;
+
+	if (p->action[SG_C_VERB] != SG_A_MASK)
+		return;
+	if ((s->flags & (F_OPAQUE | F_TLS_WAIT | F_PICKUP_C)) ||
+	    s->cmode != CM_CMD || s->cst != CS_BOL ||
+	    s->line_len[0] != 0 || (s->cflags & CF_AUTH_CONT))
+		return;
+	while (i < total && (out[i] == ' ' || out[i] == '\t'))
+		i++;
+	while (i < total && n < sizeof(tok) - 1 && out[i] != ' ' &&
+	       out[i] != '\t' && out[i] != '\r' && out[i] != '\n')
+		tok[n++] = (char)sg_up(out[i++]);
+	if (i >= total)
+		return;		/* verb not terminated in the stream */
+	tok[n] = 0;
+	for (k = 0; k < SG_ARRAY_SIZE(dict); k++) {
+		u8 node = 0;
+		u32 j;
+
+		if (strcmp(tok, dict[k]))
+			continue;
+		for (j = 0; j < n && node != SG_TRIE_DEAD; j++)
+			node = sg_trie_step(&p->verb_trie, node, (u8)tok[j]);
+		if (node != SG_TRIE_DEAD &&
+		    (p->verb_trie.node[node].accept & SG_TN_ALLOWED))
+			continue;
+		FAIL("disallowed verb %s reached the server at offset %u",
+		     tok, off);
+	}
+}
+
+int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
+{
+	struct turn t[MAX_TURNS];
+	u8 *stream[2];
+	u32 total[2] = { 0, 0 };
+	int nt = 0, i, ref_fail = -1, ref_verdict = SG_V_PASS;
+	bool ref_rwlimit = false;
+	const struct sg_policy *p;
+	struct run ref, tr;
+	size_t k, start;
+	int mode;
+
+	if (size < 2 || size > 8192)
+		return 0;
+	p = &pol[data[0] % NPOL];
+	rng = 0x9e3779b97f4a7c15ULL ^ ((u64)data[1] << 32) ^ size;
+
+	/* split into turns */
+	start = 2;
+	for (k = 2; k <= size && nt < MAX_TURNS; k++) {
+		if (k == size || data[k] == 0xfe) {
+			int dir = (nt & 1) ? SG_DIR_CLIENT : SG_DIR_SERVER;
+
+			t[nt].dir = dir;
+			t[nt].p = data + start;
+			t[nt].len = (u32)(k - start);
+			t[nt].base = total[dir];
+			total[dir] += t[nt].len;
+			nt++;
+			start = k + 1;
+		}
+	}
+	stream[0] = malloc(total[0] + 1);
+	stream[1] = malloc(total[1] + 1);
+	for (i = 0; i < nt; i++)
+		memcpy(stream[t[i].dir] + t[i].base, t[i].p, t[i].len);
+
+	/* reference */
+	run_init(&ref, p, total);
+	for (i = 0; i < nt; i++) {
+		int d = t[i].dir, v;
+
+		ack(&ref, d ^ 1, ref.passed[d]);
+		if (!t[i].len)
+			continue;
+		v = send_seg(&ref, d, stream[d], t[i].base, t[i].len, NULL,
+			     &ref_rwlimit);
+		if (v == SG_V_HOLD)
+			FAIL("reference run held turn %d", i);
+		if (v != SG_V_PASS) {
+			ref_fail = i;
+			ref_verdict = v;
+			break;
+		}
+	}
+
+	for (mode = 0; mode < 2; mode++) {
+		int fail_turn = -1, fail_v = SG_V_PASS;
+
+		run_init(&tr, p, total);
+		for (i = 0; i < nt && fail_turn < 0; i++) {
+			int d = t[i].dir;
+			u32 pos = 0;
+
+			ack(&tr, d ^ 1, tr.passed[d]);
+			while (pos < t[i].len) {
+				u32 off = t[i].base + pos, len, v;
+
+				if (mode == 0) {
+					len = 1;
+					if (d == SG_DIR_CLIENT)
+						check_verb(&tr, p, ref.out[0],
+							   off, ref.passed[0]);
+				} else {
+					u32 room = t[i].len - pos;
+
+					len = 1 + rnd() % (room < 48 ? room : 48);
+					/* retransmit old unacked bytes first */
+					if (off > tr.acked[d] && rnd() % 3 == 0) {
+						u32 from = tr.acked[d] +
+							rnd() % (off - tr.acked[d]);
+						u32 rl = off - from +
+							(rnd() % 2 ? rnd() % (len + 1) : 0);
+
+						v = send_seg(&tr, d, stream[d], from,
+							     rl, ref.out[d], NULL);
+						if (v != SG_V_PASS) {
+							/* new bytes in it failed */
+							if (from + rl <= off)
+								FAIL("retransmission not passed");
+							fail_turn = i;
+							fail_v = v;
+							break;
+						}
+						pos = tr.passed[d] - t[i].base;
+						if (pos >= t[i].len)
+							break;
+						off = t[i].base + pos;
+						room = t[i].len - pos;
+						len = 1 + rnd() % (room < 48 ? room : 48);
+					}
+					if (rnd() % 5 == 0 && tr.passed[d] > tr.acked[d])
+						ack(&tr, d ^ 1, tr.acked[d] + rnd() %
+						    (tr.passed[d] - tr.acked[d] + 1));
+				}
+				v = send_seg(&tr, d, stream[d], off, len,
+					     ref.out[d], NULL);
+				if (v != SG_V_PASS) {
+					fail_turn = i;
+					fail_v = v;
+					break;
+				}
+				pos += len;
+			}
+		}
+		/* invariant 3 */
+		if (ref_fail >= 0 && ref_rwlimit) {
+			if (fail_turn >= 0 && fail_turn < ref_fail)
+				FAIL("mode %d failed turn %d before the reference (%d)",
+				     mode, fail_turn, ref_fail);
+		} else if (fail_turn != ref_fail) {
+			FAIL("mode %d: first failing turn %d, reference %d",
+			     mode, fail_turn, ref_fail);
+		} else if (fail_turn >= 0 &&
+			   (fail_v == SG_V_HOLD || fail_v > ref_verdict)) {
+			FAIL("mode %d: verdict %d, reference %d", mode, fail_v,
+			     ref_verdict);
+		}
+		/* invariant 2: outputs of all turns before the failure */
+		for (i = 0; i < nt && (ref_fail < 0 || i < ref_fail); i++) {
+			int d = t[i].dir;
+
+			if (t[i].len && memcmp(tr.out[d] + t[i].base,
+					       ref.out[d] + t[i].base,
+					       t[i].len))
+				FAIL("mode %d: output of turn %d differs", mode, i);
+		}
+		run_free(&tr);
+	}
+	run_free(&ref);
+	free(stream[0]);
+	free(stream[1]);
+	return 0;
+}
