@@ -2,6 +2,7 @@
 /* The data path: one engine pass per TCP segment of a helped connection. */
 #include <linux/tcp.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
 #include <net/netlink.h>
 #include <net/netfilter/nf_conntrack_helper.h>
 #include "conn.h"
@@ -149,12 +150,22 @@ int smtp_help(struct sk_buff *skb, unsigned int protoff, struct nf_conn *ct,
 	return NF_ACCEPT;
 }
 
+/* ctnetlink has opened CTA_HELP and put the name; ours goes in CTA_HELP_INFO. */
 int smtp_to_nlattr(struct sk_buff *skb, const struct nf_conn *ct)
 {
 	const struct smtp_help_data *hd = nfct_help_data(ct);
+	struct nlattr *nest;
 
-	return nla_put_u32(skb, SMTP_HELP_INFO_FLAGS,
-			   READ_ONCE(hd->flags) & SMTP_HF_OPAQUE);
+	nest = nla_nest_start(skb, CTA_HELP_INFO);
+	if (!nest)
+		return -EMSGSIZE;
+	if (nla_put_u32(skb, SMTP_HELP_INFO_FLAGS,
+			READ_ONCE(hd->flags) & SMTP_HF_OPAQUE)) {
+		nla_nest_cancel(skb, nest);
+		return -EMSGSIZE;
+	}
+	nla_nest_end(skb, nest);
+	return 0;
 }
 
 static const struct nla_policy smtp_help_info_policy[SMTP_HELP_INFO_FLAGS + 1] = {

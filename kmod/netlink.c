@@ -43,8 +43,10 @@ static struct smtp_nl_net *smtp_nl_net(const struct net *net)
 	return net_generic(net, smtp_nl_net_id);
 }
 
-/* Attribute policies: strict validation does the shape checks; the
- * policy compiler checks meaning. */
+/*
+ * Attribute policies: strict validation does the shape checks; the
+ * policy compiler checks meaning.
+ */
 
 static const struct nla_policy smtp_nl_word_policy[SMTPGUARD_A_WORD_MAX + 1] = {
 	[SMTPGUARD_A_WORD] = { .type = NLA_NUL_STRING, .len = SG_NAME_MAX },
@@ -90,8 +92,10 @@ static const struct nla_policy smtp_nl_policy_set_policy[SMTPGUARD_A_POLICY_MAX 
 	[SMTPGUARD_A_POLICY_ACTIONS]	 = NLA_POLICY_NESTED(smtp_nl_action_policy),
 };
 
-/* For requests that carry no attributes: type 1 is rejected outright,
- * anything above it is an "Unknown attribute type" in strict mode. */
+/*
+ * For requests that carry no attributes: type 1 is rejected outright,
+ * anything above it is an "Unknown attribute type" in strict mode.
+ */
 static const struct nla_policy smtp_nl_noattr_policy[2] = {
 	[1] = {
 		.type = NLA_REJECT,

@@ -17,6 +17,7 @@ void smtp_policy_replace(struct net *net, struct smtp_policy *p)
 	struct smtp_policy *old;
 
 	mutex_lock(&sn->policy_lock);
+	p->pol.generation = ++sn->generation;
 	old = rcu_replace_pointer(sn->policy, p,
 				  lockdep_is_held(&sn->policy_lock));
 	mutex_unlock(&sn->policy_lock);

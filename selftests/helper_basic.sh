@@ -12,6 +12,9 @@
 checktool ip nft conntrack smtp-sink swaks python3 ss modinfo perl:IO::Socket::INET6
 require_vm
 
+module_loaded || [ -r "$SMTPGUARD_KO" ] ||
+	ktap_skip_all "no module for $(uname -r) at $SMTPGUARD_KO (make module KDIR=/usr/src/linux-headers-$(uname -r), or set SMTPGUARD_KO)"
+
 ktap_header
 ktap_plan 17
 
@@ -111,8 +114,9 @@ hold_finish "$TMP/hold6" $H6; ktap_result $? "held IPv6 connection completes NOO
 # 12: plain forwarding still works
 session 4 after-rmmod; ktap_result $? "new IPv4 session after rmmod"
 
-# 13: no helper left on any flow
-! ct_helper_flows "$NS_GW" >/dev/null; ktap_result $? "no conntrack entry carries helper=smtp after rmmod"
+# 13: no helper (of any name) left on any flow
+! ip netns exec "$NS_GW" conntrack -L -p tcp --dport 25 2>/dev/null | grep -q 'helper='
+ktap_result $? "no conntrack entry carries a helper after rmmod"
 
 # 14-17: load again, re-attach, sessions use the helper again
 load_module && attach_helper "$NS_GW"; ktap_result $? "module reloaded and helper re-attached"

@@ -157,7 +157,7 @@ require_root() {
 # tests run in the VM (selftests/vm/run sets SMTPGUARD_VM=1).
 require_vm() {
 	[ -n "${SMTPGUARD_VM:-}" ] || [ -n "${SMTPGUARD_ALLOW_HOST:-}" ] ||
-		ktap_skip_all "run inside the VM: selftests/vm/run $(uname -r) $0"
+		ktap_skip_all "run inside the VM: selftests/vm/run KVER selftests/$(basename "$0") (KVER from /boot/vmlinuz-KVER)"
 	require_root
 }
 

@@ -59,8 +59,15 @@ st_check "monitor -j: masked EXPN over IPv6 with its tuple" has "$M" \
 	'"token":"EXPN"' '"family":"ipv6"' "\"src\":\"$C6\"" "\"dst\":\"$S6\"" '"dport":25'
 st_check "monitor -j: every line is a JSON object" \
 	python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' "$M"
-st_check "monitor -j: conntrack id matches conntrack -L" sh -c \
-	"id=\$(grep -o '\"ct_id\":[0-9]*' $M | head -n1 | cut -d: -f2); [ -n \"\$id\" ] && ip netns exec $NS_G conntrack -L -p tcp --dport 25 -o id 2>/dev/null | grep -q \"id=\$id\\b\""
+ct_id_check() {
+	local id
+	id=$(grep -o '"ct_id":[0-9]*' "$M" | head -n1 | cut -d: -f2)
+	in_g conntrack -L -p tcp --dport 25 -o id > "$ST_TMP/ct.out" 2>&1
+	grep -q "id=$id\b" "$ST_TMP/ct.out" && return 0
+	echo "# ct_id $id not in:"; sed 's/^/#   /' "$ST_TMP/ct.out"
+	return 1
+}
+st_check "monitor -j: conntrack id matches conntrack -L" ct_id_check
 
 in_g "$CLI" load strict
 M=$ST_TMP/mon-text

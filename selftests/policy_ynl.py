@@ -267,10 +267,13 @@ class Family:
             return None
         return self.spec.decode(setname, replies[0][4:])
 
-    def listen(self, group, count, timeout):
+    def listen(self, group, count, timeout, ready=None):
         gid = self.groups[group]
         self.sk.sk.setsockopt(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, gid)
         self.sk.sk.settimeout(timeout)
+        if ready:
+            with open(ready, 'w', encoding='utf-8'):
+                pass
         byval = {o['value']: o for o in self.spec.ops.values() if 'event' in o}
         got = 0
         while got < count:
@@ -292,6 +295,7 @@ def main():
     ap.add_argument('--listen', metavar='GROUP')
     ap.add_argument('--count', type=int, default=1)
     ap.add_argument('--timeout', type=float, default=10)
+    ap.add_argument('--ready-file', help='created once the group is joined')
     args = ap.parse_args()
 
     spec = Spec(args.spec)
@@ -306,7 +310,8 @@ def main():
             if reply is not None:
                 print(json.dumps(reply, sort_keys=True))
         elif args.listen:
-            for name, ev in fam.listen(args.listen, args.count, args.timeout):
+            for name, ev in fam.listen(args.listen, args.count, args.timeout,
+                                        args.ready_file):
                 print(json.dumps({'op': name, 'msg': ev}, sort_keys=True), flush=True)
     except NlError as e:
         print(f"error: {e}", file=sys.stderr)

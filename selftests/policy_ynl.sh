@@ -67,9 +67,10 @@ st_check "ynl policy-set with an invalid verb fails with the compiler's extack" 
 
 in_g "$CLI" load esmtp
 in_g "$CLI" stats reset
-ip netns exec "$NS_G" $YNL --listen events --count 1 --timeout 60 > "$ST_TMP/ev.json" 2>&1 &
+ip netns exec "$NS_G" $YNL --listen events --count 1 --timeout 60 \
+	--ready-file "$ST_TMP/ev.ready" > "$ST_TMP/ev.json" 2>&1 &
 lp=$!
-sleep 3	# python start-up under TCG
+for i in $(seq 300); do [ -e "$ST_TMP/ev.ready" ] && break; sleep 0.1; done
 printf '%s\n' "expect 220" "cmd HELO client.test 250" "cmd VRFY ynl 5" "cmd QUIT 221" |
 	timeout 60 ip netns exec "$NS_C" $SMTP_CLIENT -t 20 $S4 25 > /dev/null 2>&1
 wait $lp

@@ -88,8 +88,11 @@ class Client:
             try:
                 s = socket.socket(fam, stype, proto)
                 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                s.settimeout(timeout)
+                # SYNs may be lost (netem): give the handshake its own,
+                # longer budget than a reply
+                s.settimeout(max(timeout, 60.0))
                 s.connect(sa)
+                s.settimeout(timeout)
                 self.s = s
                 return
             except OSError as e:

@@ -1,0 +1,1731 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * smtpguard inspection engine: a same-length rewriting model of one SMTP
+ * session (see engine.h for the contract).
+ *
+ * Freestanding: only "shim.h" and the engine headers, no libc, no kernel
+ * calls. Compiled into the kernel module and into the userspace tests,
+ * fuzzer and benchmark.
+ *
+ * Overview
+ *  - Each direction is a byte stream addressed by TCP sequence number.
+ *    Bytes below next_seq are retransmissions: they get exactly the spans
+ *    the journal recorded for them the first time, nothing else.
+ *  - Client bytes run through a command-line lexer (verb trie walk,
+ *    MAIL/RCPT address checks, BDAT size), a DATA scanner (fast skip to
+ *    the next control byte) or a BDAT octet counter.
+ *  - Fast paths (plain u64 SWAR, no SIMD, no floating point) take runs of
+ *    bytes the per-byte lexers would only count: DATA text between line
+ *    ends (a CR LF before an ordinary byte ends a line in place), reply
+ *    text, command arguments, address bytes, live verb prefixes. They
+ *    stop before any byte that could report, rewrite or change state --
+ *    including the byte that would exceed a limit -- so the result is the
+ *    per-byte result under any segmentation.
+ *  - Trie node indices in the state belong to the policy whose generation
+ *    the state records; a new generation rules out a token in progress.
+ *    Every index is range-checked before use (sg_trie_acc/sg_trie_step).
+ *  - Server bytes run through a reply-line lexer (codes, multi-line
+ *    replies, banner and EHLO keyword masking).
+ *  - Replies are paired with commands through a run-length queue of
+ *    "special" expectations, each with a count of plain replies before it.
+ *  - All state changes happen on seg->work; sg_seg_end() commits it only
+ *    for SG_V_PASS.
+ */
+#include "shim.h"
+#include "policy.h"
+#include "engine.h"
+#include "trie.h"
+
+/* ------------------------------------------------------------------ */
+/* Private per-connection state                                       */
+/* ------------------------------------------------------------------ */
+
+#define SG_J_CLI	5	/* journal entries, client direction */
+#define SG_J_SRV	11	/* journal entries, server direction */
+#define SG_J_TOTAL	(SG_J_CLI + SG_J_SRV)
+#define SG_J_LEN_MAX	0x7fff	/* jlen bit 15 selects the second char */
+#define SG_J_ALT	0x8000
+#define SG_Q_MAX	4	/* special expectations in flight */
+
+/* Conn flags (flags) */
+#define F_OPAQUE	0x01	/* TLS started: never touched again */
+#define F_STARTED_C	0x02	/* client direction has a next_seq */
+#define F_STARTED_S	0x04	/* server direction has a next_seq */
+#define F_PICKUP_S	0x08	/* pickup: server not yet at a safe point */
+#define F_PICKUP_C	0x10	/* pickup: client not yet at a line start */
+#define F_TLS_WAIT	0x20	/* 220 to STARTTLS seen, client not yet in TLS */
+#define F_PICKUP_EV	0x40	/* SG_EV_PICKUP already reported */
+
+/* Client flags (cflags) */
+#define CF_PREV_CR	0x01	/* last client byte was CR */
+#define CF_AUTH_CONT	0x02	/* next line answers a 334 */
+#define CF_VERB_BAD	0x04	/* verb of this line already reported */
+#define CF_MASKING	0x08	/* verb bytes are being masked */
+#define CF_TLS_PENDING	0x10	/* STARTTLS sent, its reply not yet seen */
+#define CF_INJ		0x20	/* client injection already reported */
+#define CF_BOL		0x40	/* pickup: last client byte was LF */
+#define CF_BDAT_BAD	0x80	/* BDAT arguments malformed */
+
+/* Server flags (sflags) */
+#define SF_CONT		0x01	/* inside a multi-line reply */
+#define SF_MORE		0x02	/* this line ends with '-': not final */
+#define SF_KW_BAD	0x04	/* keyword of this line already masked */
+#define SF_INJ		0x08	/* server injection already reported */
+#define SF_BADLINE	0x10	/* this line does not start with a code */
+#define SF_PREV_CR	0x20	/* last server byte was CR */
+#define SF_BANNER_EV	0x40	/* banner event sent for this line */
+
+/* Limit flags (xflags): the current line/path was already reported, so
+ * a limit is reported once per line even when a new policy lowers it. */
+#define X_CLINE_REP	0x01	/* client command or text line */
+#define X_SLINE_REP	0x02	/* server reply line */
+#define X_ADDR_REP	0x04	/* MAIL/RCPT path */
+
+/* Client modes (cmode) */
+enum { CM_CMD, CM_DATA, CM_BDAT, CM_BDAT_LAST };
+
+/* Client command-line lexer states (cst) */
+enum {
+	CS_BOL,		/* line start, or leading white space */
+	CS_VERB,	/* in the verb */
+	CS_ARGS,	/* arguments: nothing more to check */
+	CS_A_PRE,	/* MAIL/RCPT: before the ':' */
+	CS_A_WS,	/* MAIL/RCPT: after ':', before the path */
+	CS_A_BR,	/* inside <...> */
+	CS_A_BARE,	/* path without <> */
+	CS_B_WS,	/* BDAT: before the size */
+	CS_B_NUM,	/* BDAT: in the size */
+	CS_B_WS2,	/* BDAT: after the size */
+	CS_B_LAST,	/* BDAT: in "LAST" */
+	CS_B_TAIL,	/* BDAT: after "LAST" */
+	CS_CONT,	/* AUTH continuation line */
+};
+
+/* DATA dot states (ds) */
+enum { DS_MID, DS_BOL, DS_DOT, DS_DOTCR };
+
+/* Server reply-line lexer states (sst) */
+enum { SS_SKIP, SS_BOL, SS_CODE, SS_SEP, SS_KW, SS_TEXT };
+
+/* Expectation kinds (queue and rkind) */
+enum { R_NONE, R_PLAIN, R_GREETING, R_EHLO, R_STARTTLS, R_DATA, R_AUTH };
+
+struct sg_conn_state {
+	u32 next_seq[2];	/*  8: next new byte, per direction */
+	u32 jbase[2];		/*  8: journal offsets are from here */
+	u32 bdat;		/*  4: BDAT size being parsed / octets left */
+	u16 joff[SG_J_TOTAL];	/* 32: journal span start - jbase */
+	u16 jlen[SG_J_TOTAL];	/* 32: span length | SG_J_ALT */
+	u16 line_len[2];	/*  4: bytes of the current line, saturating */
+	u16 addr_len;		/*  2: path length / BDAT digit count */
+	u16 rcpts;		/*  2: RCPTs in this transaction */
+	u16 q_plain[SG_Q_MAX];	/*  8: plain replies before special i */
+	u16 q_tail;		/*  2: plain replies after the last special */
+	u16 code;		/*  2: reply code of the current server line */
+	u8 q_kind[SG_Q_MAX];	/*  4: special expectation kinds */
+	u8 q_n;			/*  1: specials queued */
+	u8 jn[2];		/*  2: journal entries used per direction */
+	u8 jch[2][2];		/*  4: the two span chars per direction, 0=free */
+	u8 flags;		/*  1: F_* */
+	u8 cflags;		/*  1: CF_* */
+	u8 sflags;		/*  1: SF_* */
+	u8 cmode;		/*  1: CM_* */
+	u8 cst;			/*  1: CS_* */
+	u8 cnode;		/*  1: verb trie node, SG_TRIE_DEAD if off */
+	u8 cmd;			/*  1: enum sg_cmd of the current line */
+	u8 ds;			/*  1: DS_* */
+	u8 sst;			/*  1: SS_* */
+	u8 snode;		/*  1: keyword trie node */
+	u8 rkind;		/*  1: R_* of the reply being read */
+	u8 gen;			/*  1: low 8 bits of the policy generation
+				 *     cnode/snode belong to */
+	u8 xflags;		/*  1: X_* */
+};				/* 128 bytes */
+
+SG_STATIC_ASSERT(sizeof(struct sg_conn_state) <= SG_CONN_SIZE_MAX,
+		 "engine state must fit in struct sg_conn");
+SG_STATIC_ASSERT(sizeof(struct sg_conn_state) <= sizeof(struct sg_conn),
+		 "engine state must fit in struct sg_conn");
+
+/* Per-segment private flags (seg->sflags) */
+#define SEG_GAP		0x01	/* starts after next_seq: hold */
+#define SEG_STOP	0x02	/* drop/reset decided: stop inspecting */
+#define SEG_OVERFLOW	0x04	/* more new spans than can be reported */
+#define SEG_OPAQUE	0x08	/* nothing to inspect */
+#define SEG_RWLIMIT	0x10	/* new spans did not fit the journal */
+
+static inline struct sg_conn_state *W(struct sg_seg *seg)
+{
+	return (struct sg_conn_state *)&seg->work;
+}
+
+static inline s32 sg_seq_diff(u32 a, u32 b)
+{
+	return (s32)(a - b);
+}
+
+static void sg_bzero(void *p, u32 n)
+{
+	u8 *b = p;
+
+	while (n--)
+		*b++ = 0;
+}
+
+static inline u8 sg_up(u8 c)
+{
+	return (c >= 'a' && c <= 'z') ? (u8)(c - 32) : c;
+}
+
+#define SG_ONES		0x0101010101010101ULL
+#define SG_LOWS		0x7f7f7f7f7f7f7f7fULL
+#define SG_HIGHS	0x8080808080808080ULL
+
+/*
+ * Word-at-a-time byte classes (SWAR on plain u64, no SIMD). Each helper
+ * returns a word whose bytes have bit 7 set for the bytes of @v that are
+ * NOT in the class; the tests are exact per byte (no borrow or carry
+ * crosses a byte, since (x & 0x7f) + 0x7f <= 0xfe), so the flags can be
+ * combined with & and the first clear one located on either endianness.
+ *   sg_w_ge14: bytes >= 14 (so CR, LF, NUL and the other low control
+ *		bytes are flagged by a clear bit)
+ *   sg_w_ne:	bytes != @c
+ */
+static inline u64 sg_w_ge14(u64 v)
+{
+	return ((v & SG_LOWS) + 0x72 * SG_ONES) | v;
+}
+
+static inline u64 sg_w_ne(u64 v, u8 c)
+{
+	u64 y = v ^ (c * SG_ONES);
+
+	return ((y & SG_LOWS) + SG_LOWS) | y;
+}
+
+static inline u64 sg_load64(const u8 *p)
+{
+	u64 v;
+
+	__builtin_memcpy(&v, p, 8);	/* a plain unaligned load */
+	return v;
+}
+
+/* Index (0..7) of the first byte, in address order, flagged in @t. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+static inline u32 sg_first_flag(u64 t)
+{
+	return (u32)__builtin_ctzll(t) >> 3;
+}
+#else
+static inline u32 sg_first_flag(u64 t)
+{
+	return (u32)__builtin_clzll(t) >> 3;
+}
+#endif
+
+/*
+ * Length of the leading run of p[0..n) with no byte below 14 and none
+ * equal to @c1, @c2 or @c3 (@nc of them, 0..3; a constant at every call
+ * site, so the unused tests fold away).
+ */
+static inline u32 sg_scan(const u8 *p, u32 n, u32 nc, u8 c1, u8 c2, u8 c3)
+{
+	u32 i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		u64 v = sg_load64(p + i);
+		u64 m = sg_w_ge14(v);
+
+		if (nc > 0)
+			m &= sg_w_ne(v, c1);
+		if (nc > 1)
+			m &= sg_w_ne(v, c2);
+		if (nc > 2)
+			m &= sg_w_ne(v, c3);
+		m = ~m & SG_HIGHS;
+		if (m)
+			return i + sg_first_flag(m);
+	}
+	for (; i < n; i++) {
+		u8 c = p[i];
+
+		if (c < 14 || (nc > 0 && c == c1) || (nc > 1 && c == c2) ||
+		    (nc > 2 && c == c3))
+			break;
+	}
+	return i;
+}
+
+static inline u32 sg_scan_ctl(const u8 *p, u32 n)
+{
+	return sg_scan(p, n, 0, 0, 0, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Connection                                                         */
+/* ------------------------------------------------------------------ */
+
+void sg_conn_init(struct sg_conn *conn, bool pickup)
+{
+	struct sg_conn_state *s = (struct sg_conn_state *)conn;
+
+	sg_bzero(conn, sizeof(*conn));
+	s->cnode = SG_TRIE_DEAD;
+	s->cmode = CM_CMD;
+	s->cst = CS_BOL;
+	s->sst = SS_BOL;
+	if (pickup) {
+		s->flags = F_PICKUP_S | F_PICKUP_C;
+		s->sst = SS_SKIP;
+	} else {
+		s->q_n = 1;
+		s->q_kind[0] = R_GREETING;
+	}
+}
+
+bool sg_conn_opaque(const struct sg_conn *conn)
+{
+	return ((const struct sg_conn_state *)conn)->flags & F_OPAQUE;
+}
+
+bool sg_conn_picking_up(const struct sg_conn *conn)
+{
+	return ((const struct sg_conn_state *)conn)->flags &
+		(F_PICKUP_S | F_PICKUP_C);
+}
+
+/* ------------------------------------------------------------------ */
+/* Results: verdicts, events, spans                                   */
+/* ------------------------------------------------------------------ */
+
+static void sg_verdict(struct sg_seg *seg, u8 v)
+{
+	if (v > seg->res.verdict)
+		seg->res.verdict = v;
+	if (v >= SG_V_DROP)
+		seg->sflags |= SEG_STOP;
+}
+
+static struct sg_event *sg_event(struct sg_seg *seg, u8 kind)
+{
+	struct sg_event *ev;
+
+	if (seg->res.n_events >= SG_EVENTS_MAX) {
+		if (seg->res.events_lost < 255)
+			seg->res.events_lost++;
+		return NULL;
+	}
+	ev = &seg->res.events[seg->res.n_events++];
+	sg_bzero(ev, sizeof(*ev));
+	ev->kind = kind;
+	ev->dir = seg->dir;
+	return ev;
+}
+
+/* Report a violation of @klass and apply its verdict. Returns the action. */
+static u8 sg_violate(struct sg_seg *seg, u8 klass, u32 value, u32 limit,
+		     const char *tok, u32 toklen)
+{
+	u8 a = seg->pol->action[klass];
+	struct sg_event *ev;
+	u32 i;
+
+	if (a >= SG_A_MAX)
+		a = SG_A_RESET;
+	ev = sg_event(seg, SG_EV_VIOLATION);
+	if (ev) {
+		ev->klass = klass;
+		ev->action = a;
+		ev->value = value;
+		ev->limit = limit;
+		for (i = 0; i < toklen && i < SG_TOKEN_LEN - 1; i++)
+			ev->token[i] = tok[i];
+	}
+	if (a == SG_A_DROP)
+		sg_verdict(seg, SG_V_DROP);
+	else if (a == SG_A_RESET)
+		sg_verdict(seg, SG_V_RESET);
+	return a;
+}
+
+/* Rewrite payload byte @off (segment offset) to @ch. */
+static void sg_span(struct sg_seg *seg, u32 off, u8 ch)
+{
+	struct sg_result *r = &seg->res;
+	struct sg_span *sp;
+
+	if (r->n_spans > seg->n_replay) {
+		sp = &r->spans[r->n_spans - 1];
+		if (sp->ch == ch && sp->off + sp->len == off &&
+		    sp->len < 0xffff) {
+			sp->len++;
+			return;
+		}
+	}
+	if (r->n_spans >= SG_SPANS_MAX) {
+		seg->sflags |= SEG_OVERFLOW;
+		return;
+	}
+	if (r->n_spans - seg->n_replay >=
+	    (seg->dir == SG_DIR_CLIENT ? SG_J_CLI : SG_J_SRV))
+		seg->sflags |= SEG_OVERFLOW;
+	sp = &r->spans[r->n_spans++];
+	sp->off = off;
+	sp->len = 1;
+	sp->ch = ch;
+	sp->pad = 0;
+}
+
+/*
+ * Trie links are only followed when they point forward: the compiler
+ * (policy.c) creates every child and sibling after the node that links
+ * to it, so indices increase along every link. Anything else -- an index
+ * at or past n_nodes or the array, a backward link from a corrupt policy,
+ * a node index kept from another policy -- is dead. This bounds every
+ * walk and every array access whatever the state and policy hold.
+ */
+static inline u32 sg_trie_nn(const struct sg_trie *t)
+{
+	return t->n_nodes < SG_TRIE_NODES_MAX ? t->n_nodes : SG_TRIE_NODES_MAX;
+}
+
+/* accept byte of @node, 0 for a dead or out-of-range node */
+static inline u8 sg_trie_acc(const struct sg_trie *t, u8 node)
+{
+	return node < sg_trie_nn(t) ? t->node[node].accept : 0;
+}
+
+/* Path from the root to @target, uppercase: the prefix a node stands for. */
+static u32 sg_trie_path(const struct sg_trie *t, u8 target, char *buf,
+			u32 max)
+{
+	u8 stack[SG_NAME_MAX + 2];
+	u32 depth = 0, i, n, nn = sg_trie_nn(t);
+	u8 cur, nx;
+
+	if (target == 0 || target >= nn)
+		return 0;
+	cur = t->node[0].child;
+	while (cur < nn && cur > 0) {
+		stack[depth] = cur;
+		if (cur == target) {
+			n = depth + 1 < max ? depth + 1 : max;
+			for (i = 0; i < n; i++)
+				buf[i] = (char)t->node[stack[i]].ch;
+			return n;
+		}
+		nx = t->node[cur].child;
+		if (nx < nn && nx > cur && depth + 1 < SG_ARRAY_SIZE(stack)) {
+			depth++;
+			cur = nx;
+			continue;
+		}
+		for (;;) {
+			nx = t->node[cur].sibling;
+			if (nx < nn && nx > cur)
+				break;
+			if (depth == 0)
+				return 0;
+			cur = stack[--depth];
+		}
+		cur = nx;
+	}
+	return 0;
+}
+
+static inline bool sg_is_term(u8 c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/*
+ * Token for an event: the trie prefix of @node, then the bytes from
+ * p[i] on in the current chunk, up to a terminator. Returns its length.
+ */
+static u32 sg_token(const struct sg_trie *t, u8 node, const u8 *p, u32 i,
+		    u32 n, char *tok, bool kw)
+{
+	u32 len = 0;
+
+	if (node != SG_TRIE_DEAD)
+		len = sg_trie_path(t, node, tok, SG_TOKEN_LEN - 1);
+	while (i < n && len < SG_TOKEN_LEN - 1) {
+		u8 c = p[i++];
+
+		if (sg_is_term(c) || (kw && c == '='))
+			break;
+		tok[len++] = (char)sg_up(c);
+	}
+	return len;
+}
+
+static inline u8 sg_trie_step(const struct sg_trie *t, u8 node, u8 c)
+{
+	u32 nn = sg_trie_nn(t);
+	u8 x, prev;
+
+	if (node >= nn)
+		return SG_TRIE_DEAD;
+	c = sg_up(c);
+	prev = node;
+	for (x = t->node[node].child; x < nn && x > prev;
+	     x = t->node[x].sibling) {
+		if (t->node[x].ch == c)
+			return x;
+		prev = x;
+	}
+	return SG_TRIE_DEAD;
+}
+
+/* ------------------------------------------------------------------ */
+/* Reply/command pairing queue                                        */
+/* ------------------------------------------------------------------ */
+
+static void sg_q_push(struct sg_seg *seg, u8 kind)
+{
+	struct sg_conn_state *s = W(seg);
+
+	if (kind == R_PLAIN) {
+		if (s->q_tail == 0xffff) {
+			sg_violate(seg, SG_C_PIPELINE, 0xffff, 0xffff, NULL, 0);
+			return;
+		}
+		s->q_tail++;
+		return;
+	}
+	if (s->q_n >= SG_Q_MAX) {
+		sg_violate(seg, SG_C_PIPELINE, s->q_n + 1, SG_Q_MAX, NULL, 0);
+		return;
+	}
+	s->q_plain[s->q_n] = s->q_tail;
+	s->q_kind[s->q_n] = kind;
+	s->q_n++;
+	s->q_tail = 0;
+}
+
+static u8 sg_q_head(const struct sg_conn_state *s)
+{
+	if (s->q_n)
+		return s->q_plain[0] ? R_PLAIN : s->q_kind[0];
+	return s->q_tail ? R_PLAIN : R_NONE;
+}
+
+static void sg_q_pop(struct sg_conn_state *s)
+{
+	u32 i;
+
+	if (s->q_n) {
+		if (s->q_plain[0]) {
+			s->q_plain[0]--;
+			return;
+		}
+		for (i = 1; i < s->q_n; i++) {
+			s->q_plain[i - 1] = s->q_plain[i];
+			s->q_kind[i - 1] = s->q_kind[i];
+		}
+		s->q_n--;
+		return;
+	}
+	if (s->q_tail)
+		s->q_tail--;
+}
+
+/* ------------------------------------------------------------------ */
+/* Client: command lines                                              */
+/* ------------------------------------------------------------------ */
+
+static void sg_cli_line_reset(struct sg_conn_state *s)
+{
+	s->line_len[SG_DIR_CLIENT] = 0;
+	s->cst = CS_BOL;
+	s->cmd = SG_CMD_NONE;
+	s->cnode = SG_TRIE_DEAD;
+	s->addr_len = 0;
+	s->cflags &= (u8)~(CF_VERB_BAD | CF_MASKING | CF_BDAT_BAD);
+	s->xflags &= (u8)~(X_CLINE_REP | X_ADDR_REP);
+}
+
+static void sg_smuggle(struct sg_seg *seg, u8 c)
+{
+	sg_violate(seg, SG_C_SMUGGLING, c, 0, NULL, 0);
+}
+
+/* A command line (not a continuation) ended at a LF. */
+static void sg_cli_command_done(struct sg_seg *seg)
+{
+	struct sg_conn_state *s = W(seg);
+	const struct sg_policy *pol = seg->pol;
+	u8 cmd = s->cmd;
+	bool last;
+
+	switch (cmd) {
+	case SG_CMD_HELO:
+	case SG_CMD_MAIL:
+	case SG_CMD_RSET:
+		s->rcpts = 0;
+		sg_q_push(seg, R_PLAIN);
+		break;
+	case SG_CMD_EHLO:
+		s->rcpts = 0;
+		sg_q_push(seg, R_EHLO);
+		break;
+	case SG_CMD_RCPT:
+		if (s->rcpts < 0xffff)
+			s->rcpts++;
+		if (s->rcpts > pol->limit[SG_L_RECIPIENTS])
+			sg_violate(seg, SG_C_RECIPIENTS, s->rcpts,
+				   pol->limit[SG_L_RECIPIENTS], "RCPT", 4);
+		sg_q_push(seg, R_PLAIN);
+		break;
+	case SG_CMD_DATA:
+		sg_q_push(seg, R_DATA);
+		break;
+	case SG_CMD_AUTH:
+		sg_q_push(seg, R_AUTH);
+		break;
+	case SG_CMD_STARTTLS:
+		sg_q_push(seg, R_STARTTLS);
+		s->cflags |= CF_TLS_PENDING;
+		break;
+	case SG_CMD_BDAT:
+		sg_q_push(seg, R_PLAIN);
+		last = s->cst == CS_B_TAIL ||
+		       (s->cst == CS_B_LAST && s->addr_len == 4);
+		if ((s->cflags & CF_BDAT_BAD) ||
+		    (s->cst != CS_B_NUM && s->cst != CS_B_WS2 && !last)) {
+			sg_violate(seg, SG_C_BDAT, 0, 0, "BDAT", 4);
+			break;
+		}
+		if (s->bdat > pol->limit[SG_L_BDAT_CHUNK])
+			sg_violate(seg, SG_C_BDAT, s->bdat,
+				   pol->limit[SG_L_BDAT_CHUNK], "BDAT", 4);
+		/* The server counts exactly this many octets: so do we. */
+		if (s->bdat) {
+			s->cmode = last ? CM_BDAT_LAST : CM_BDAT;
+		} else if (last) {
+			s->rcpts = 0;
+		}
+		break;
+	default:
+		sg_q_push(seg, R_PLAIN);
+		break;
+	}
+}
+
+static void sg_cli_line_end(struct sg_seg *seg)
+{
+	struct sg_conn_state *s = W(seg);
+
+	if (s->cst == CS_CONT)
+		s->cflags &= (u8)~CF_AUTH_CONT;
+	else
+		sg_cli_command_done(seg);
+	sg_cli_line_reset(s);
+}
+
+/* The verb ended at terminator byte p[i] (offset @off). */
+static void sg_verb_end(struct sg_seg *seg, const u8 *p, u32 i, u32 off)
+{
+	struct sg_conn_state *s = W(seg);
+	const struct sg_trie *t = &seg->pol->verb_trie;
+	u8 node = s->cnode;
+	u8 acc = sg_trie_acc(t, node);
+	char tok[SG_TOKEN_LEN];
+	u32 tl;
+
+	(void)p;
+	(void)i;
+	if (s->cflags & CF_MASKING) {
+		s->cmd = SG_CMD_NONE;	/* the server sees garbage */
+	} else if (acc & SG_TN_ALLOWED) {
+		s->cmd = acc & SG_TN_CMD_MASK;
+	} else if (!(s->cflags & CF_VERB_BAD)) {
+		/* A proper prefix of an allowed verb, e.g. "MAI ". */
+		tl = sg_trie_path(t, node, tok, SG_TOKEN_LEN - 1);
+		s->cflags |= CF_VERB_BAD;
+		if (sg_violate(seg, SG_C_VERB, 0, 0, tok, tl) == SG_A_MASK) {
+			sg_span(seg, off, seg->pol->mask_char);
+			s->cmd = SG_CMD_NONE;
+		} else {
+			s->cmd = acc & SG_TN_CMD_MASK;
+		}
+	} else {
+		/* reported and let through (log): recognise it anyway */
+		s->cmd = acc & SG_TN_CMD_MASK;
+	}
+	s->cflags &= (u8)~CF_MASKING;
+	switch (s->cmd) {
+	case SG_CMD_MAIL:
+	case SG_CMD_RCPT:
+		s->cst = CS_A_PRE;
+		break;
+	case SG_CMD_BDAT:
+		s->cst = CS_B_WS;
+		s->bdat = 0;
+		break;
+	default:
+		s->cst = CS_ARGS;
+		break;
+	}
+}
+
+static void sg_addr_byte(struct sg_seg *seg, u8 c, u32 off)
+{
+	struct sg_conn_state *s = W(seg);
+	const struct sg_policy *pol = seg->pol;
+
+	if (s->addr_len < 0xffff)
+		s->addr_len++;
+	if (s->addr_len > pol->limit[SG_L_ADDRESS] &&
+	    !(s->xflags & X_ADDR_REP)) {
+		s->xflags |= X_ADDR_REP;
+		sg_violate(seg, SG_C_ADDRESS_LENGTH, s->addr_len,
+			   pol->limit[SG_L_ADDRESS],
+			   s->cmd == SG_CMD_MAIL ? "MAIL" : "RCPT", 4);
+	}
+	if (c == '|' || c == '`' || c == 0) {
+		if (sg_violate(seg, SG_C_ADDRESS_CHAR, c, 0,
+			       s->cmd == SG_CMD_MAIL ? "MAIL" : "RCPT", 4) ==
+		    SG_A_MASK)
+			sg_span(seg, off, ' ');
+	}
+}
+
+/* Limit of the current command line (AUTH lines may be longer). */
+static inline u32 sg_cmd_lim(const struct sg_policy *pol,
+			     const struct sg_conn_state *s)
+{
+	u32 lim = pol->limit[SG_L_COMMAND_LINE];
+
+	if (s->cmd == SG_CMD_AUTH && lim < SG_AUTH_LINE_MIN)
+		lim = SG_AUTH_LINE_MIN;
+	return lim;
+}
+
+static inline u32 sg_min(u32 a, u32 b)
+{
+	return a < b ? a : b;
+}
+
+static inline u16 sg_sat_add(u16 a, u32 k)
+{
+	u32 v = (u32)a + k;
+
+	return (u16)(v > 0xffff ? 0xffff : v);
+}
+
+/*
+ * Verb bytes that just walk the trie: live prefixes of an allowed verb.
+ * Stops before a byte <= ' ' (terminators, controls) and before the
+ * byte that leaves the live set, which the per-byte path then reports.
+ */
+static inline u32 sg_verb_run(const struct sg_trie *t, struct sg_conn_state *s,
+			      const u8 *p, u32 n)
+{
+	u8 node = s->cnode;
+	u32 k;
+
+	for (k = 0; k < n; k++) {
+		u8 c = p[k], nx;
+
+		if (c <= ' ')
+			break;
+		nx = sg_trie_step(t, node, c);
+		if (!(sg_trie_acc(t, nx) & SG_TN_LIVE))
+			break;
+		node = nx;
+	}
+	s->cnode = node;
+	return k;
+}
+
+/*
+ * Bulk step of the command lexer: the number of bytes from p[0..n) that
+ * the per-byte path would only count (line length, path length, a verb
+ * trie step), already applied to the state. It never takes a byte that
+ * could report, rewrite or end something: the byte that would exceed a
+ * line or path limit, CR, LF, NUL, the bytes that end a state. Called
+ * only with no CR pending and no STARTTLS injection left to report.
+ */
+static inline u32 sg_cmd_bulk(struct sg_seg *seg, const u8 *p, u32 n,
+			      u32 lim)
+{
+	struct sg_conn_state *s = W(seg);
+	u32 k = 0, alim;
+
+	if (s->cst != CS_CONT && !(s->xflags & X_CLINE_REP))
+		n = sg_min(n, s->line_len[0] < lim ? lim - s->line_len[0] : 0);
+	switch (s->cst) {
+	case CS_ARGS:
+	case CS_CONT:
+		k = sg_scan_ctl(p, n);
+		break;
+	case CS_A_PRE:
+		k = sg_scan(p, n, 1, ':', 0, 0);
+		break;
+	case CS_A_BR:
+	case CS_A_BARE:
+		alim = seg->pol->limit[SG_L_ADDRESS];
+		if (!(s->xflags & X_ADDR_REP))
+			n = sg_min(n, s->addr_len < alim ?
+				   alim - s->addr_len : 0);
+		if (s->cst == CS_A_BR)
+			k = sg_scan(p, n, 3, '>', '|', '`');
+		else
+			k = sg_scan(p, n, 3, ' ', '|', '`');
+		s->addr_len = sg_sat_add(s->addr_len, k);
+		break;
+	case CS_BOL:
+		if (!n || p[0] <= ' ' || (s->cflags & CF_AUTH_CONT))
+			break;
+		s->cst = CS_VERB;
+		s->cnode = 0;
+		fallthrough;
+	case CS_VERB:
+		if (!(s->cflags & (CF_VERB_BAD | CF_MASKING)))
+			k = sg_verb_run(&seg->pol->verb_trie, s, p, n);
+		break;
+	default:
+		break;
+	}
+	s->line_len[0] = sg_sat_add(s->line_len[0], k);
+	return k;
+}
+
+/*
+ * Command mode: process p[i..n) until the line hands over to DATA or
+ * BDAT mode. Returns the index of the first unprocessed byte.
+ */
+static u32 sg_cli_cmd(struct sg_seg *seg, const u8 *p, u32 i, u32 n,
+		      u32 base)
+{
+	struct sg_conn_state *s = W(seg);
+	const struct sg_policy *pol = seg->pol;
+	const struct sg_trie *t = &pol->verb_trie;
+	u32 lim;
+	u8 prev;
+
+	lim = sg_cmd_lim(pol, s);
+	for (; i < n; i++) {
+		u8 c;
+		u32 off;
+
+		if (seg->sflags & SEG_STOP)
+			return n;
+		if (!(s->cflags & CF_PREV_CR) &&
+		    (s->cflags & (CF_TLS_PENDING | CF_INJ)) != CF_TLS_PENDING) {
+			i += sg_cmd_bulk(seg, p + i, n - i, lim);
+			if (i == n)
+				return n;
+		}
+		c = p[i];
+		off = base + i;
+		if ((s->cflags & CF_TLS_PENDING) && !(s->cflags & CF_INJ)) {
+			s->cflags |= CF_INJ;
+			sg_violate(seg, SG_C_STARTTLS_INJECTION, 0, 0, NULL, 0);
+		}
+		/* line length, including CRLF */
+		if (s->line_len[0] < 0xffff)
+			s->line_len[0]++;
+		if (s->line_len[0] > lim && s->cst != CS_CONT &&
+		    !(s->xflags & X_CLINE_REP)) {
+			s->xflags |= X_CLINE_REP;
+			sg_violate(seg, SG_C_COMMAND_LINE, s->line_len[0], lim,
+				   NULL, 0);
+		}
+		if ((s->cflags & CF_PREV_CR) && c != '\n')
+			sg_smuggle(seg, '\r');
+		if (c == '\n') {
+			if (!(s->cflags & CF_PREV_CR))
+				sg_smuggle(seg, '\n');
+			s->cflags &= (u8)~CF_PREV_CR;
+			if (s->cst == CS_VERB)
+				sg_verb_end(seg, p, i, off);
+			sg_cli_line_end(seg);
+			if (s->cmode != CM_CMD)
+				return i + 1;
+			lim = sg_cmd_lim(pol, s);
+			continue;
+		}
+		if (c == '\r')
+			s->cflags |= CF_PREV_CR;
+		else
+			s->cflags &= (u8)~CF_PREV_CR;
+
+		switch (s->cst) {
+		case CS_BOL:
+			if (c == ' ' || c == '\t' || c == '\r')
+				break;
+			if (s->cflags & CF_AUTH_CONT) {
+				s->cst = CS_CONT;
+				break;
+			}
+			s->cst = CS_VERB;
+			s->cnode = 0;
+			fallthrough;
+		case CS_VERB:
+			if (sg_is_term(c)) {
+				sg_verb_end(seg, p, i, off);
+				lim = sg_cmd_lim(pol, s);
+				break;
+			}
+			prev = s->cnode;
+			s->cnode = sg_trie_step(t, s->cnode, c);
+			if (!(s->cflags & CF_VERB_BAD) &&
+			    !(sg_trie_acc(t, s->cnode) & SG_TN_LIVE)) {
+				char tok[SG_TOKEN_LEN];
+				u32 tl;
+
+				/* token: the live prefix, then what follows */
+				tl = sg_token(t, prev, p, i, n, tok, false);
+				s->cflags |= CF_VERB_BAD;
+				if (sg_violate(seg, SG_C_VERB, 0, 0, tok, tl) ==
+				    SG_A_MASK)
+					s->cflags |= CF_MASKING;
+			}
+			if (s->cflags & CF_MASKING)
+				sg_span(seg, off, pol->mask_char);
+			break;
+		case CS_A_PRE:
+			if (c == ':')
+				s->cst = CS_A_WS;
+			break;
+		case CS_A_WS:
+			if (c == ' ' || c == '\t' || c == '\r')
+				break;
+			if (c == '<') {
+				s->cst = CS_A_BR;
+				break;
+			}
+			s->cst = CS_A_BARE;
+			sg_addr_byte(seg, c, off);
+			break;
+		case CS_A_BR:
+			if (c == '>' || c == '\r') {
+				s->cst = CS_ARGS;
+				break;
+			}
+			sg_addr_byte(seg, c, off);
+			break;
+		case CS_A_BARE:
+			if (sg_is_term(c)) {
+				s->cst = CS_ARGS;
+				break;
+			}
+			sg_addr_byte(seg, c, off);
+			break;
+		case CS_B_WS:
+			if (c == ' ' || c == '\t' || c == '\r')
+				break;
+			s->cst = CS_B_NUM;
+			fallthrough;
+		case CS_B_NUM:
+			if (c >= '0' && c <= '9') {
+				u32 d = c - '0';
+
+				if (s->bdat > (0xffffffffu - d) / 10)
+					s->cflags |= CF_BDAT_BAD;
+				else
+					s->bdat = s->bdat * 10 + d;
+			} else if (c == ' ' || c == '\t' || c == '\r') {
+				s->cst = CS_B_WS2;
+			} else {
+				s->cflags |= CF_BDAT_BAD;
+			}
+			break;
+		case CS_B_WS2:
+			if (c == ' ' || c == '\t' || c == '\r')
+				break;
+			s->cst = CS_B_LAST;
+			s->addr_len = 0;	/* index into "LAST" */
+			fallthrough;
+		case CS_B_LAST:
+			if (c == ' ' || c == '\t' || c == '\r') {
+				if (s->addr_len != 4)
+					s->cflags |= CF_BDAT_BAD;
+				s->cst = CS_B_TAIL;
+			} else if (s->addr_len < 4 &&
+				   sg_up(c) == (u8)"LAST"[s->addr_len]) {
+				s->addr_len++;
+			} else {
+				s->cflags |= CF_BDAT_BAD;
+			}
+			break;
+		case CS_B_TAIL:
+			if (c != ' ' && c != '\t' && c != '\r')
+				s->cflags |= CF_BDAT_BAD;
+			break;
+		default:
+			break;
+		}
+	}
+	return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* Client: DATA and BDAT                                              */
+/* ------------------------------------------------------------------ */
+
+static void sg_data_end(struct sg_seg *seg)
+{
+	struct sg_conn_state *s = W(seg);
+
+	s->cmode = CM_CMD;
+	s->rcpts = 0;
+	sg_q_push(seg, R_PLAIN);	/* the 250 for the message */
+	sg_cli_line_reset(s);
+}
+
+/* A text line reached length @ll (> the limit): report it once. */
+static void sg_text_over(struct sg_seg *seg, u32 ll, u32 lim)
+{
+	struct sg_conn_state *s = W(seg);
+
+	s->xflags |= X_CLINE_REP;
+	sg_violate(seg, SG_C_TEXT_LINE, ll > 0xffff ? 0xffff : ll, lim,
+		   NULL, 0);
+}
+
+/*
+ * Flags of the DATA scan: bit 7 clear in each byte of @v that is below
+ * 14, and possibly in a byte equal to 14 (a carry from the byte below
+ * can only push 14 + 0x71 + 1 over 0x7f, never a smaller value); set in
+ * every other byte. A full-width add, so one instruction (lea) and an
+ * OR per word; a byte flagged by mistake is an ordinary control byte
+ * the scan steps over.
+ */
+static inline u64 sg_w_data(u64 v)
+{
+	return (v + 0x71 * SG_ONES) | v;
+}
+
+/*
+ * The DATA fast path, in the middle of a line after an ordinary byte
+ * (DS_MID, no CR pending): 32 bytes per round, whose four words go
+ * through sg_w_data() and are and-ed into one test; a round with a flag
+ * is searched a word at a time, and the first flagged byte looked at in
+ * place. Control bytes other than CR, LF and NUL (TAB...) are ordinary;
+ * CR LF followed by a byte other than '.' just ends a line (its length
+ * checked by distance) and the scan goes on after the LF. Returns the
+ * index of the first byte the per-byte path must see: a bare CR or LF, a
+ * NUL, a CR LF before '.' or at the end of the chunk, or n. *llp is the
+ * line length at that index. Reports a text line over the limit as the
+ * per-byte path would: once per line, with the length at the byte that
+ * went over.
+ */
+static u32 sg_data_bulk(struct sg_seg *seg, const u8 *p, u32 i, u32 n,
+			u32 *llp, u32 lim)
+{
+	struct sg_conn_state *s = W(seg);
+	const u8 *q = p + i, *e = p + n;
+	u32 ls = i - *llp;	/* where the current line began (mod 2^32) */
+	u32 v = *llp + 1;	/* least length a report can show */
+	bool rep = s->xflags & X_CLINE_REP;
+	u32 j, ll;
+	u64 m;
+
+	if (v <= lim)
+		v = lim + 1;
+	for (;;) {
+		if (e - q >= 32) {
+			const u8 *last = e - 32;
+
+			do {
+				if ((sg_w_data(sg_load64(q)) &
+				     sg_w_data(sg_load64(q + 8)) &
+				     sg_w_data(sg_load64(q + 16)) &
+				     sg_w_data(sg_load64(q + 24)) &
+				     SG_HIGHS) != SG_HIGHS)
+					goto block;
+				q += 32;
+			} while (q <= last);
+		}
+		q += sg_scan_ctl(q, (u32)(e - q));
+		if (q == e)
+			break;
+		goto hit;
+block:
+		while (!(m = ~sg_w_data(sg_load64(q)) & SG_HIGHS))
+			q += 8;
+		q += sg_first_flag(m);
+hit:
+		if (*q == '\r') {
+			if (e - q <= 2 || q[1] != '\n' || q[2] == '.')
+				break;
+			/* CR LF, then an ordinary line start */
+			q += 2;
+			j = (u32)(q - p);
+			if (j - ls > lim && !rep) {
+				sg_text_over(seg, v, lim);
+				if (seg->sflags & SEG_STOP)
+					return n;
+			}
+			rep = false;
+			v = lim + 1;
+			ls = j;
+		} else if (*q == '\n' || !*q) {
+			break;
+		} else {
+			q++;	/* TAB or another ordinary control */
+		}
+	}
+	j = (u32)(q - p);
+	ll = j - ls;
+	if (ll > 0xffff)
+		ll = 0xffff;
+	if (rep)
+		s->xflags |= X_CLINE_REP;
+	else
+		s->xflags &= (u8)~X_CLINE_REP;
+	if (ll > lim && !rep)
+		sg_text_over(seg, v, lim);
+	*llp = ll;
+	return j;
+}
+
+/*
+ * DATA mode: only CRLF "." CRLF ends it. A CR not followed by LF, a LF
+ * not preceded by CR and a NUL are smuggling violations; nothing is ever
+ * rewritten here. Returns the index of the first unprocessed byte.
+ */
+static u32 sg_cli_data(struct sg_seg *seg, const u8 *p, u32 i, u32 n)
+{
+	struct sg_conn_state *s = W(seg);
+	u32 ll = s->line_len[0];
+	u8 ds = s->ds;
+	bool cr = s->cflags & CF_PREV_CR;
+	u32 lim = seg->pol->limit[SG_L_TEXT_LINE];
+
+	while (i < n) {
+		u8 c;
+
+		if (ds == DS_MID && !cr) {
+			i = sg_data_bulk(seg, p, i, n, &ll, lim);
+			if (i == n || (seg->sflags & SEG_STOP))
+				break;
+		}
+		c = p[i++];
+		if (ll < 0xffff)
+			ll++;
+		if (ll > lim && !(s->xflags & X_CLINE_REP))
+			sg_text_over(seg, ll, lim);
+		if (cr && c != '\n')
+			sg_smuggle(seg, '\r');
+		switch (c) {
+		case '\r':
+			ds = ds == DS_DOT ? DS_DOTCR : DS_MID;
+			cr = true;
+			break;
+		case '\n':
+			if (!cr) {
+				sg_smuggle(seg, '\n');
+				ds = DS_MID;
+			} else if (ds == DS_DOTCR) {
+				s->cflags &= (u8)~CF_PREV_CR;
+				s->ds = DS_MID;
+				sg_data_end(seg);
+				return i;
+			} else {
+				ds = DS_BOL;
+			}
+			cr = false;
+			ll = 0;
+			s->xflags &= (u8)~X_CLINE_REP;
+			break;
+		case 0:
+			sg_smuggle(seg, 0);
+			ds = DS_MID;
+			cr = false;
+			break;
+		case '.':
+			ds = ds == DS_BOL ? DS_DOT : DS_MID;
+			cr = false;
+			break;
+		default:
+			ds = DS_MID;
+			cr = false;
+			break;
+		}
+		if (seg->sflags & SEG_STOP)
+			break;
+	}
+	s->line_len[0] = (u16)ll;
+	s->ds = ds;
+	if (cr)
+		s->cflags |= CF_PREV_CR;
+	else
+		s->cflags &= (u8)~CF_PREV_CR;
+	return n;
+}
+
+static u32 sg_cli_bdat(struct sg_seg *seg, const u8 *p, u32 i, u32 n)
+{
+	struct sg_conn_state *s = W(seg);
+	u32 k = n - i;
+
+	(void)p;
+	if (k > s->bdat)
+		k = s->bdat;
+	s->bdat -= k;
+	i += k;
+	if (!s->bdat) {
+		if (s->cmode == CM_BDAT_LAST)
+			s->rcpts = 0;
+		s->cmode = CM_CMD;
+		sg_cli_line_reset(s);
+	}
+	return i;
+}
+
+/* Pickup: pass client bytes until the server gave a safe point and the
+ * client is at a line start. */
+static u32 sg_cli_pickup(struct sg_seg *seg, const u8 *p, u32 i, u32 n)
+{
+	struct sg_conn_state *s = W(seg);
+
+	for (; i < n; i++) {
+		if (!(s->flags & F_PICKUP_S) && (s->cflags & CF_BOL)) {
+			s->flags &= (u8)~F_PICKUP_C;
+			return i;
+		}
+		if (p[i] == '\n')
+			s->cflags |= CF_BOL;
+		else
+			s->cflags &= (u8)~CF_BOL;
+	}
+	if (!(s->flags & F_PICKUP_S) && (s->cflags & CF_BOL))
+		s->flags &= (u8)~F_PICKUP_C;
+	return n;
+}
+
+static void sg_cli(struct sg_seg *seg, const u8 *p, u32 n, u32 base)
+{
+	struct sg_conn_state *s = W(seg);
+	u32 i = 0;
+
+	while (i < n && !(seg->sflags & SEG_STOP)) {
+		if (s->flags & F_TLS_WAIT) {
+			/* the client speaks TLS now: hands off, both ways */
+			s->flags = (u8)((s->flags & ~F_TLS_WAIT) | F_OPAQUE);
+			sg_event(seg, SG_EV_TLS_STARTED);
+			return;
+		}
+		if (s->flags & F_PICKUP_C) {
+			i = sg_cli_pickup(seg, p, i, n);
+			continue;
+		}
+		switch (s->cmode) {
+		case CM_DATA:
+			i = sg_cli_data(seg, p, i, n);
+			break;
+		case CM_BDAT:
+		case CM_BDAT_LAST:
+			i = sg_cli_bdat(seg, p, i, n);
+			break;
+		default:
+			i = sg_cli_cmd(seg, p, i, n, base);
+			break;
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Server: replies                                                    */
+/* ------------------------------------------------------------------ */
+
+static void sg_enter_data(struct sg_conn_state *s)
+{
+	if (s->cmode != CM_CMD)
+		return;
+	s->cmode = CM_DATA;
+	s->ds = s->cst == CS_BOL && !s->line_len[0] ? DS_BOL : DS_MID;
+	s->line_len[0] = 0;
+	s->xflags &= (u8)~X_CLINE_REP;
+}
+
+/* A final reply line ended. */
+static void sg_reply_done(struct sg_seg *seg)
+{
+	struct sg_conn_state *s = W(seg);
+	u16 code = s->code;
+
+	if (s->flags & F_PICKUP_S) {
+		/* A well-formed final line: a safe point to resync. */
+		if ((s->sflags & (SF_BADLINE | SF_PREV_CR)) != SF_PREV_CR ||
+		    code < 200 || code > 599)
+			return;
+		s->flags &= (u8)~F_PICKUP_S;
+		s->q_n = 0;
+		s->q_tail = 0;
+		s->cmode = CM_CMD;
+		sg_cli_line_reset(s);
+		s->cflags &= (u8)(CF_BOL | CF_PREV_CR);
+		if (code == 354)
+			sg_enter_data(s);
+		if (s->cflags & CF_BOL)
+			s->flags &= (u8)~F_PICKUP_C;
+		return;
+	}
+	switch (s->rkind) {
+	case R_AUTH:
+		if (code == 334) {
+			s->cflags |= CF_AUTH_CONT;
+			return;	/* the AUTH exchange goes on */
+		}
+		break;
+	case R_DATA:
+	case R_NONE:
+		if (code == 354)
+			sg_enter_data(s);
+		break;
+	case R_STARTTLS:
+		s->cflags &= (u8)~CF_TLS_PENDING;
+		if (code == 220)
+			s->flags |= F_TLS_WAIT;
+		break;
+	default:
+		break;
+	}
+	sg_q_pop(s);
+}
+
+static void sg_kw_mask_event(struct sg_seg *seg, u8 node, const u8 *p,
+			     u32 i, u32 n)
+{
+	struct sg_event *ev = sg_event(seg, SG_EV_KEYWORD_MASKED);
+
+	if (ev)
+		sg_token(&seg->pol->keyword_trie, node, p, i, n, ev->token,
+			 true);
+}
+
+static void sg_srv(struct sg_seg *seg, const u8 *p, u32 n, u32 base)
+{
+	struct sg_conn_state *s = W(seg);
+	const struct sg_policy *pol = seg->pol;
+	const struct sg_trie *t = &pol->keyword_trie;
+	u32 lim = pol->limit[SG_L_REPLY_LINE];
+	u32 i;
+
+	for (i = 0; i < n; i++) {
+		u8 c = p[i];
+		u32 off = base + i;
+		u32 pos;
+
+		if (seg->sflags & SEG_STOP)
+			return;
+		if (s->sst == SS_TEXT && !(s->flags & F_TLS_WAIT) &&
+		    !(s->rkind == R_GREETING && pol->banner == SG_BANNER_MASK)) {
+			/* reply text: nothing to do until the line ends */
+			u32 room = n - i, k;
+
+			/* never past the byte that exceeds the limit */
+			if (!(s->xflags & X_SLINE_REP))
+				room = sg_min(room, s->line_len[1] < lim ?
+					      lim - s->line_len[1] : 0);
+			k = sg_scan_ctl(p + i, room);
+			if (k) {
+				s->line_len[1] = sg_sat_add(s->line_len[1], k);
+				s->sflags &= (u8)~SF_PREV_CR;
+				i += k;
+				if (i == n)
+					return;
+				c = p[i];
+				off = base + i;
+			}
+		}
+		if (s->flags & F_TLS_WAIT) {
+			if (!(s->sflags & SF_INJ)) {
+				s->sflags |= SF_INJ;
+				sg_violate(seg, SG_C_STARTTLS_INJECTION, 0, 0,
+					   NULL, 0);
+			}
+			continue;
+		}
+		if (s->sst == SS_SKIP) {
+			if (c == '\n')
+				s->sst = SS_BOL;
+			continue;
+		}
+		if (s->sst == SS_BOL) {
+			s->line_len[1] = 0;
+			s->xflags &= (u8)~X_SLINE_REP;
+			s->code = 0;
+			s->sflags &= (u8)~(SF_MORE | SF_KW_BAD | SF_BADLINE |
+					   SF_BANNER_EV);
+			if (!(s->sflags & SF_CONT))
+				s->rkind = sg_q_head(s);
+			s->sst = SS_CODE;
+		}
+		pos = s->line_len[1];
+		if (s->line_len[1] < 0xffff)
+			s->line_len[1]++;
+		if (s->line_len[1] > lim && !(s->xflags & X_SLINE_REP)) {
+			s->xflags |= X_SLINE_REP;
+			sg_violate(seg, SG_C_REPLY_LINE, s->line_len[1], lim,
+				   NULL, 0);
+		}
+		if (c == '\n') {
+			bool more = s->sflags & SF_MORE;
+
+			if (s->sst == SS_KW && !(s->sflags & SF_KW_BAD) &&
+			    s->snode &&
+			    !(sg_trie_acc(t, s->snode) & SG_TN_ALLOWED))
+				sg_kw_mask_event(seg, s->snode, p, i, n);
+			if (s->sst == SS_CODE && pos < 3)
+				s->sflags |= SF_BADLINE;
+			if (more) {
+				s->sflags |= SF_CONT;
+			} else {
+				s->sflags &= (u8)~SF_CONT;
+				sg_reply_done(seg);
+			}
+			s->sflags &= (u8)~SF_PREV_CR;
+			s->sst = SS_BOL;
+			continue;
+		}
+		if (c == '\r')
+			s->sflags |= SF_PREV_CR;
+		else
+			s->sflags &= (u8)~SF_PREV_CR;
+
+		if (s->sst == SS_CODE) {
+			if (pos < 3) {
+				if (c >= '0' && c <= '9')
+					s->code = (u16)(s->code * 10 + c - '0');
+				else
+					s->sflags |= SF_BADLINE;
+				continue;
+			}
+			/* pos 3: the separator */
+			if (c == '-')
+				s->sflags |= SF_MORE;
+			else if (c != ' ' && c != '\r')
+				s->sflags |= SF_BADLINE;
+			s->sst = SS_TEXT;
+			if (s->rkind == R_EHLO && !(s->sflags & SF_CONT) &&
+			    s->code != 250)
+				s->rkind = R_PLAIN;
+			if (s->rkind == R_EHLO && (s->sflags & SF_CONT)) {
+				s->sst = SS_KW;
+				s->snode = 0;
+			}
+			continue;
+		}
+		if (s->rkind == R_GREETING && pol->banner == SG_BANNER_MASK &&
+		    c != '\r') {
+			if (!(s->sflags & SF_BANNER_EV)) {
+				s->sflags |= SF_BANNER_EV;
+				sg_event(seg, SG_EV_BANNER_MASKED);
+			}
+			sg_span(seg, off, pol->banner_char);
+			continue;
+		}
+		if (s->sst != SS_KW)
+			continue;
+		if (sg_is_term(c) || c == '=') {
+			s->sst = SS_TEXT;
+			if (!(s->sflags & SF_KW_BAD) && s->snode &&
+			    !(sg_trie_acc(t, s->snode) & SG_TN_ALLOWED)) {
+				/* a proper prefix: "SIZ " would be a keyword */
+				s->sflags |= SF_KW_BAD;
+				sg_kw_mask_event(seg, s->snode, p, i, n);
+				sg_span(seg, off, pol->mask_char);
+			}
+			continue;
+		}
+		{
+			u8 prev = s->snode;
+
+			s->snode = sg_trie_step(t, s->snode, c);
+			if (!(s->sflags & SF_KW_BAD) &&
+			    !(sg_trie_acc(t, s->snode) & SG_TN_LIVE)) {
+				s->sflags |= SF_KW_BAD;
+				sg_kw_mask_event(seg, prev, p, i, n);
+			}
+			if (s->sflags & SF_KW_BAD)
+				sg_span(seg, off, pol->mask_char);
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Rewrite journal                                                    */
+/* ------------------------------------------------------------------ */
+
+static inline u32 sg_jfirst(u8 dir)
+{
+	return dir == SG_DIR_CLIENT ? 0 : SG_J_CLI;
+}
+
+static inline u32 sg_jcap(u8 dir)
+{
+	return dir == SG_DIR_CLIENT ? SG_J_CLI : SG_J_SRV;
+}
+
+/* Forget the spans of @dir that the peer acknowledged. */
+static void sg_j_prune(struct sg_conn_state *s, u8 dir, u32 ack)
+{
+	u32 f = sg_jfirst(dir), k = 0, i, delta;
+	u32 n = s->jn[dir];
+
+	while (k < n) {
+		u32 end = s->jbase[dir] + s->joff[f + k] +
+			  (s->jlen[f + k] & SG_J_LEN_MAX);
+
+		if (sg_seq_diff(end, ack) > 0)
+			break;
+		k++;
+	}
+	if (!k)
+		return;
+	n -= k;
+	if (!n) {
+		s->jn[dir] = 0;
+		s->jch[dir][0] = 0;
+		s->jch[dir][1] = 0;
+		return;
+	}
+	delta = s->joff[f + k];
+	for (i = 0; i < n; i++) {
+		s->joff[f + i] = (u16)(s->joff[f + k + i] - delta);
+		s->jlen[f + i] = s->jlen[f + k + i];
+	}
+	s->jbase[dir] += delta;
+	s->jn[dir] = (u8)n;
+}
+
+/* Spans the journal recorded for the retransmitted bytes [seq, seq+len). */
+static void sg_j_replay(struct sg_seg *seg, const struct sg_conn_state *s,
+			u32 seq, u32 len)
+{
+	u8 dir = seg->dir;
+	u32 f = sg_jfirst(dir), i;
+
+	for (i = 0; i < s->jn[dir]; i++) {
+		u32 a = s->jbase[dir] + s->joff[f + i];
+		u32 l = s->jlen[f + i] & SG_J_LEN_MAX;
+		s32 lo = sg_seq_diff(a, seq);
+		s32 hi = lo + (s32)l;
+		struct sg_span *sp;
+
+		if (hi <= 0 || lo >= (s32)len)
+			continue;
+		if (lo < 0)
+			lo = 0;
+		if (hi > (s32)len)
+			hi = (s32)len;
+		if (seg->res.n_spans >= SG_SPANS_MAX)
+			break;
+		sp = &seg->res.spans[seg->res.n_spans++];
+		sp->off = (u32)lo;
+		sp->len = (u16)(hi - lo);
+		sp->ch = s->jch[dir][(s->jlen[f + i] & SG_J_ALT) ? 1 : 0];
+		sp->pad = 0;
+	}
+	seg->n_replay = seg->res.n_spans;
+}
+
+/* Record one new span; false if the journal cannot hold it. */
+static bool sg_j_add(struct sg_conn_state *s, u8 dir, u32 seq, u32 len,
+		     u8 ch)
+{
+	u32 f = sg_jfirst(dir);
+	u32 n = s->jn[dir];
+	u32 o, slot;
+
+	if (!n) {
+		s->jbase[dir] = seq;
+		s->jch[dir][0] = 0;
+		s->jch[dir][1] = 0;
+	}
+	if (s->jch[dir][0] == ch || !s->jch[dir][0])
+		slot = 0;
+	else if (s->jch[dir][1] == ch || !s->jch[dir][1])
+		slot = 1;
+	else
+		return false;
+	if (sg_seq_diff(seq, s->jbase[dir]) < 0)
+		return false;
+	o = seq - s->jbase[dir];
+	while (len) {
+		u32 l = len > SG_J_LEN_MAX ? SG_J_LEN_MAX : len;
+		u16 tag = slot ? SG_J_ALT : 0;
+
+		if (n) {
+			u32 lo = s->joff[f + n - 1];
+			u32 ll = s->jlen[f + n - 1] & SG_J_LEN_MAX;
+
+			if ((s->jlen[f + n - 1] & SG_J_ALT) == tag &&
+			    lo + ll == o && ll + l <= SG_J_LEN_MAX) {
+				s->jlen[f + n - 1] = (u16)((ll + l) | tag);
+				o += l;
+				len -= l;
+				continue;
+			}
+		}
+		if (n >= sg_jcap(dir) || o + l > 0xffff)
+			return false;
+		s->joff[f + n] = (u16)o;
+		s->jlen[f + n] = (u16)(l | tag);
+		n++;
+		s->jn[dir] = (u8)n;
+		o += l;
+		len -= l;
+	}
+	s->jch[dir][slot] = ch;
+	return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* Segments                                                           */
+/* ------------------------------------------------------------------ */
+
+void sg_seg_begin(struct sg_seg *seg, struct sg_conn *conn,
+		  const struct sg_policy *pol, enum sg_dir dir,
+		  u32 seq, u32 len, u32 ack, u8 tcp_flags)
+{
+	struct sg_conn_state *s;
+	u8 started = dir == SG_DIR_CLIENT ? F_STARTED_C : F_STARTED_S;
+	s32 rel;
+
+	seg->work = *conn;
+	seg->conn = conn;
+	seg->pol = pol;
+	seg->pos = 0;
+	seg->len = len;
+	seg->skip = 0;
+	seg->dir = (u8)dir;
+	seg->flags = tcp_flags;
+	seg->sflags = 0;
+	seg->n_replay = 0;
+	/* spans and events are written whole when they are added */
+	seg->res.verdict = SG_V_PASS;
+	seg->res.n_spans = 0;
+	seg->res.n_events = 0;
+	seg->res.events_lost = 0;
+	seg->res.new_bytes = 0;
+	s = W(seg);
+
+	/*
+	 * A new policy: the trie node of a verb or keyword in progress
+	 * indexes the old policy's trie. Never walk the new trie from it: the
+	 * token is ruled out from here (its remaining bytes are masked, or
+	 * its end, as for a disallowed word); the next line starts afresh at
+	 * the root, which every trie shares.
+	 */
+	if (s->gen != (u8)pol->generation) {
+		s->gen = (u8)pol->generation;
+		if (s->cst == CS_VERB && s->cnode)
+			s->cnode = SG_TRIE_DEAD;
+		if (s->sst == SS_KW && s->snode)
+			s->snode = SG_TRIE_DEAD;
+	}
+
+	/* The ACK releases the peer direction's journal. */
+	if (tcp_flags & SG_TCP_ACK)
+		sg_j_prune(s, (u8)(dir ^ 1), ack);
+
+	if (tcp_flags & SG_TCP_SYN) {
+		seq++;		/* payload (TFO) follows the SYN */
+		if (!(s->flags & started)) {
+			s->next_seq[dir] = seq;
+			s->flags |= started;
+		}
+	}
+	seg->seq = seq;
+	if (!len)
+		return;
+	if (!(s->flags & started)) {
+		/* First bytes of a direction whose SYN we did not see. */
+		s->next_seq[dir] = seq;
+		s->flags |= started;
+	}
+	if ((s->flags & (F_PICKUP_S | F_PICKUP_C)) &&
+	    !(s->flags & F_PICKUP_EV)) {
+		struct sg_event *ev;
+
+		s->flags |= F_PICKUP_EV;
+		ev = sg_event(seg, SG_EV_PICKUP);
+		if (ev)
+			ev->value = pol->pickup;
+		if (pol->pickup == SG_PICKUP_RESET)
+			sg_violate(seg, SG_C_PICKUP, 0, 0, NULL, 0);
+	}
+	rel = sg_seq_diff(seq, s->next_seq[dir]);
+	if (rel > 0) {
+		if (!(s->flags & F_OPAQUE)) {
+			seg->sflags |= SEG_GAP;
+			sg_verdict(seg, SG_V_HOLD);
+		}
+		return;
+	}
+	if (rel < 0) {
+		seg->skip = (u32)-rel < len ? (u32)-rel : len;
+		sg_j_replay(seg, s, seq, seg->skip);
+	}
+	if (s->flags & F_OPAQUE)
+		seg->sflags |= SEG_OPAQUE;
+}
+
+void sg_seg_feed(struct sg_seg *seg, const u8 *data, u32 n)
+{
+	struct sg_conn_state *s = W(seg);
+	u32 start = seg->pos;
+
+	if (n > seg->len - seg->pos)
+		n = seg->len - seg->pos;	/* never past the announced end */
+	seg->pos += n;
+	if (seg->sflags & (SEG_GAP | SEG_STOP))
+		return;
+	if (start < seg->skip) {
+		u32 k = seg->skip - start;
+
+		if (k >= n)
+			return;
+		data += k;
+		n -= k;
+		start += k;
+	}
+	s->next_seq[seg->dir] += n;
+	seg->res.new_bytes += n;
+	if ((seg->sflags & SEG_OPAQUE) || (s->flags & F_OPAQUE))
+		return;
+	if (seg->dir == SG_DIR_CLIENT)
+		sg_cli(seg, data, n, start);
+	else
+		sg_srv(seg, data, n, start);
+}
+
+enum sg_verdict sg_seg_end(struct sg_seg *seg)
+{
+	struct sg_conn_state *s = W(seg);
+	struct sg_result *r = &seg->res;
+	u8 dir = seg->dir;
+	bool had = s->jn[dir] != 0;
+	bool ok = true;
+	u32 i;
+
+	if (r->verdict == SG_V_PASS && r->n_spans > seg->n_replay) {
+		if (seg->sflags & SEG_OVERFLOW)
+			ok = false;
+		for (i = seg->n_replay; ok && i < r->n_spans; i++)
+			ok = sg_j_add(s, dir, seg->seq + r->spans[i].off,
+				      r->spans[i].len, r->spans[i].ch);
+		if (!ok) {
+			seg->sflags |= SEG_RWLIMIT;
+			if (had)
+				sg_verdict(seg, SG_V_HOLD);
+			else
+				sg_violate(seg, SG_C_REWRITE_LIMIT,
+					   r->n_spans - seg->n_replay,
+					   sg_jcap(dir), NULL, 0);
+		}
+	}
+	if (r->verdict == SG_V_PASS)
+		*seg->conn = seg->work;
+	else
+		r->new_bytes = 0;
+	return (enum sg_verdict)r->verdict;
+}

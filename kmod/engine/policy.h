@@ -85,6 +85,17 @@ struct sg_policy {
 	u8 banner_char;		/* banner text, default '*' */
 	u8 action[SG_C_MAX];	/* enum sg_action per class */
 	u32 limit[SG_L_MAX];
+	/*
+	 * Set by the policy's owner, not by a policy file: the kernel
+	 * increments it every time it replaces a namespace's policy (so two
+	 * policies in a row never share a value); userspace leaves it 0.
+	 * The engine keeps its low 8 bits per connection: a connection in
+	 * the middle of a verb or EHLO keyword when the generation changes
+	 * finishes that token as ruled out (masked, like a disallowed one)
+	 * and uses the new policy's word lists from its next line on; limits
+	 * and actions of the new policy apply from its next byte.
+	 */
+	u32 generation;
 
 	/* Compiled by sg_policy_compile(); never set by hand. */
 	struct sg_trie verb_trie;

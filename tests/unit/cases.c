@@ -444,6 +444,55 @@ SMUG("\\r\\n\\x00.\\r\\n", "\r\n\0.\r\n"),
 	{ C, NULL, .ackonly = true }, { S, NULL, .ackonly = true },
 	{ C, "QUIT\r\n" }, { S, "221 bye\r\n" },
 } },
+/* ---- policy swaps (each policy has its own generation) ---- */
+#define PA "verbs HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY\n" \
+	   "keywords SIZE PIPELINING VRFY\n"
+#define PSAME "verbs HELO EHLO MAIL RCPT DATA RSET NOOP QUIT AUTH HELP\n"
+#define PSHORT "verbs NOOP\nlimit command-line 20\n"
+{ "policy swap mid-verb: the token is ruled out, next line uses the new policy", PA, .steps = {
+	GREET,
+	{ C, "VR" },
+	{ C, "FY x\r\n", .pol = "@esmtp", .out = "XX x\r\n", .ev = "verb/mask:FY" },
+	{ S, "502 no\r\n", .pol = "@esmtp" },
+	{ C, "VRFY y\r\n", .pol = "@esmtp", .out = "XXXX y\r\n", .ev = "verb/mask:VRFY" },
+	{ S, "502 no\r\n", .pol = "@esmtp" },
+	{ C, "MAIL FROM:<a@b>\r\n", .pol = "@esmtp" },
+} },
+{ "policy swap mid-verb, same word lists: still ruled out", "@esmtp", .steps = {
+	GREET,
+	{ C, "MA" },
+	{ C, "IL FROM:<a@b>\r\n", .pol = PSAME, .out = "XX FROM:<a@b>\r\n",
+	  .ev = "verb/mask:IL" },
+	{ S, "500 what\r\n", .pol = PSAME },
+	{ C, "MAIL FROM:<a@b>\r\n", .pol = PSAME },
+} },
+{ "policy swap between a verb and its end: the end is masked", PA, .steps = {
+	GREET,
+	{ C, "VRFY" },
+	{ C, " x\r\n", .pol = "@esmtp", .out = "Xx\r\n", .ev = "verb/mask" },
+} },
+{ "policy swap between lines: allowed, then masked, then allowed", PA, .steps = {
+	GREET,
+	{ C, "VRFY a\r\n" }, { S, "252 a\r\n" },
+	{ C, "VRFY b\r\n", .pol = "@esmtp", .out = "XXXX b\r\n", .ev = "verb/mask:VRFY" },
+	{ S, "502 b\r\n", .pol = "@esmtp" },
+	{ C, "VRFY c\r\n" }, { S, "252 c\r\n" },
+} },
+{ "policy swap mid-keyword in an EHLO reply", PA, .steps = {
+	GREET, { C, "EHLO c\r\n" },
+	{ S, "250-mx\r\n250-VR" },
+	{ S, "FY\r\n250-SIZE", .pol = "@esmtp", .out = "XX\r\n250-SIZE", .ev = "kw:FY" },
+	{ S, " 100\r\n250 PIPELINING\r\n", .out = "X100\r\n250 PIPELINING\r\n",
+	  .ev = "kw:" },
+	{ C, "MAIL FROM:<a@b>\r\n" },
+} },
+{ "policy swap: a lower command-line limit applies to the line in progress", "@esmtp", .steps = {
+	GREET,
+	{ C, "NOOP 123456789012345678901234567890" },
+	{ C, "xx\r\n", .pol = PSHORT, .ev = "command-line/log" },
+	{ S, "250 ok\r\n", .pol = PSHORT },
+	{ C, "NOOP 123456789012345\r\n", .pol = PSHORT, .ev = "command-line/log" },
+} },
 };
 
 void run_table_cases(void)
@@ -622,8 +671,65 @@ static void gen_line_limits(void)
 		  "verbs MAIL RCPT DATA\naction text-line reset\n", false, st, n);
 }
 
+/* Feed one whole segment; apply its spans to @buf; return the verdict. */
+static int seg1(struct sg_conn *c, const struct sg_policy *p, int dir,
+		unsigned int seq, char *buf, unsigned int ack)
+{
+	struct sg_seg seg;
+	unsigned int i, len = strlen(buf);
+	int v;
+
+	sg_seg_begin(&seg, c, p, dir, seq, len, ack, SG_TCP_ACK);
+	sg_seg_feed(&seg, (const u8 *)buf, len);
+	v = sg_seg_end(&seg);
+	for (i = 0; v == SG_V_PASS && i < seg.res.n_spans; i++)
+		memset(buf + seg.res.spans[i].off, seg.res.spans[i].ch,
+		       seg.res.spans[i].len);
+	return v;
+}
+
+/*
+ * A verb's trie node from a bigger policy meets a smaller trie under the
+ * same generation (an owner that forgot to bump it): the index is past
+ * the new trie's nodes, so it is dead, never read: the verb is ruled out.
+ */
+static void gen_stale_node(void)
+{
+	const char *name = "stale trie node past n_nodes (same generation) is dead";
+	struct sg_policy big = *test_policy(
+		"verbs NOOP HELO EHLO MAIL RCPT DATA RSET QUIT AUTH HELP VRFY\n"
+		"verbs EXPN ETRN TURN ATRN XAAAAAAAAAAAAAAAAAAAAAAA\n");
+	struct sg_policy small = *test_policy("verbs NOOP\n");
+	struct sg_conn c;
+	char g[] = "220 mx\r\n", a[] = "XAAAAAAAAAAAAAAAAAAAA", b[] = "AAA x\r\n";
+	unsigned int cs = 1001, ss = 5001;
+
+	big.generation = small.generation = 7;
+	/* the verb's node in big is past small's nodes */
+	if (small.verb_trie.n_nodes >= 50 || big.verb_trie.n_nodes < 80) {
+		test_fail(name, "trie sizes %u/%u do not make the case",
+			  small.verb_trie.n_nodes, big.verb_trie.n_nodes);
+		return;
+	}
+	sg_conn_init(&c, false);
+	if (seg1(&c, &big, S, ss, g, cs) != SG_V_PASS ||
+	    seg1(&c, &big, C, cs, a, ss += strlen(g)) != SG_V_PASS ||
+	    strcmp(a, "XAAAAAAAAAAAAAAAAAAAA")) {
+		test_fail(name, "big policy did not pass the verb prefix");
+		return;
+	}
+	cs += strlen(a);
+	if (seg1(&c, &small, C, cs, b, ss) != SG_V_PASS ||
+	    strcmp(b, "XXX x\r\n")) {
+		test_fail(name, "got '%s', expected 'XXX x'", b);
+		return;
+	}
+	test_ok(name);
+}
+
 void run_generated_cases(void)
 {
+	gen_stale_node();
 	gen_line_limits();
 	gen_pipelined_rcpts(100, "@esmtp", false);
 	gen_pipelined_rcpts(150, "@esmtp", true);

@@ -42,6 +42,7 @@ struct pcache {
 };
 
 static struct pcache *pcache;
+static unsigned int generation;
 
 const struct sg_policy *test_policy(const char *spec)
 {
@@ -67,6 +68,7 @@ const struct sg_policy *test_policy(const char *spec)
 		fprintf(stderr, "test policy: %s\n", e.msg);
 		exit(2);
 	}
+	p->generation = ++generation;
 	c = calloc(1, sizeof(*c));
 	c->spec = strdup(spec);
 	c->p = p;
@@ -177,7 +179,8 @@ static bool run_once(const char *name, const struct sg_policy *pol,
 		if (pickup && !st->noack && !sent[peer] && !st->ackrel)
 			flags = 0;	/* nothing of the peer seen yet */
 		memcpy(buf, st->data ? st->data : "", len);
-		sg_seg_begin(&seg, &conn, pol, st->dir, seq, len, ack, flags);
+		sg_seg_begin(&seg, &conn, st->pol ? test_policy(st->pol) : pol,
+			     st->dir, seq, len, ack, flags);
 		pos = 0;
 		while (pos < len) {
 			unsigned int c = feed_chunk ? feed_chunk : len;

@@ -24,6 +24,9 @@ struct step {
 	int ackrel;		/* 0: ACK all the peer sent; k: ack offset k-1 */
 	bool noack;		/* no ACK flag */
 	bool ackonly;		/* zero-length pure ACK */
+	const char *pol;	/* policy for this segment; NULL: the case's
+				 * (a policy swap: each policy has its own
+				 * generation) */
 };
 
 #define STEPS_MAX 256
@@ -44,7 +47,9 @@ bool run_steps_isn(const char *name, const char *policy, bool pickup,
 		   unsigned int isn_c, unsigned int isn_s,
 		   const struct step *steps, int n);
 
-/* Policy by preset name ("@esmtp") or inline text; aborts on error. */
+/* Policy by preset name ("@esmtp") or inline text; aborts on error.
+ * Each distinct policy gets its own generation (1, 2, ...), as the
+ * kernel gives each policy it installs. */
 const struct sg_policy *test_policy(const char *spec);
 
 void test_ok(const char *name);
