@@ -529,6 +529,10 @@ static int smtp_nl_fill_event(struct sk_buff *msg, const struct sg_event *ev,
 			return -EMSGSIZE;
 	}
 
+	/*
+	 * CT_ID: ctnetlink sends nf_ct_get_id() as a be32 CTA_ID; report the
+	 * number that "conntrack -L -o id" prints.
+	 */
 	if (ct) {
 		const struct nf_conntrack_tuple *t =
 			&ct->tuplehash[IP_CT_DIR_ORIGINAL].tuple;
@@ -539,7 +543,8 @@ static int smtp_nl_fill_event(struct sk_buff *msg, const struct sg_event *ev,
 		    nla_put(msg, SMTPGUARD_A_EVENT_DADDR, alen, &t->dst.u3) ||
 		    nla_put_u16(msg, SMTPGUARD_A_EVENT_SPORT, ntohs(t->src.u.tcp.port)) ||
 		    nla_put_u16(msg, SMTPGUARD_A_EVENT_DPORT, ntohs(t->dst.u.tcp.port)) ||
-		    nla_put_u32(msg, SMTPGUARD_A_EVENT_CT_ID, nf_ct_get_id(ct)))
+		    nla_put_u32(msg, SMTPGUARD_A_EVENT_CT_ID,
+				be32_to_cpu((__force __be32)nf_ct_get_id(ct))))
 			return -EMSGSIZE;
 	}
 	return 0;

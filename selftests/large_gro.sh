@@ -31,7 +31,7 @@ st_check "GRO on on the gateway veths" gro_on
 # count packets larger than one MTU seen by the gateway's forward path
 in_g nft -f - <<-'EOF2'
 table inet sgcount {
-	chain fwd {
+	chain forward_count {
 		type filter hook forward priority filter; policy accept;
 		tcp dport 25 meta length > 1500 counter
 	}

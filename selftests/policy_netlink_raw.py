@@ -11,6 +11,7 @@ import os
 import struct
 import sys
 
+sys.dont_write_bytecode = True	# no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from policy_ynl import (NLM_F_ACK, NLM_F_REQUEST, NLA_F_NESTED,  # noqa: E402
                         Family, NlError, Spec, nla)

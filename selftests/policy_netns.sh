@@ -23,16 +23,12 @@ st_pass "setup: topology A (client, gateway, smtp-sink)"
 
 # topology B: a second gateway namespace between the client and a second
 # server namespace: client c1 10.0.3.2 <-> gwB 10.0.3.1 | 10.0.4.1 <-> s1 10.0.4.2
-NS_GB=sggb-$$; NS_SB=sgsb-$$
-cleanup_b() { ip netns del $NS_GB 2>/dev/null; ip netns del $NS_SB 2>/dev/null; st_cleanup; }
-trap cleanup_b EXIT
-ip netns add $NS_GB && ip netns add $NS_SB &&
+setup_ns NS_GB NS_SB &&
 ip link add c1 netns "$NS_C" type veth peer name gc1 netns $NS_GB &&
 ip link add s1 netns $NS_SB type veth peer name gs1 netns $NS_GB &&
 ip -n "$NS_C" addr add 10.0.3.2/24 dev c1 && ip -n "$NS_C" link set c1 up &&
 ip -n $NS_GB addr add 10.0.3.1/24 dev gc1 && ip -n $NS_GB link set gc1 up &&
 ip -n $NS_GB addr add 10.0.4.1/24 dev gs1 && ip -n $NS_GB link set gs1 up &&
-ip -n $NS_GB link set lo up && ip -n $NS_SB link set lo up &&
 ip -n $NS_SB addr add 10.0.4.2/24 dev s1 && ip -n $NS_SB link set s1 up &&
 ip -n "$NS_C" route add 10.0.4.0/24 via 10.0.3.1 &&
 ip -n $NS_SB route add default via 10.0.4.1 &&
@@ -40,7 +36,7 @@ ip netns exec $NS_GB sysctl -qw net.ipv4.ip_forward=1 &&
 st_helper_attach $NS_GB
 rc=$?
 ip netns exec $NS_SB smtp-sink -u nobody -h serverb.test :25 64 >/dev/null 2>&1 &
-ST_PIDS="$ST_PIDS $!"
+bg_track $!
 st_wait_listen $NS_SB 25
 st_check "setup: topology B (second gateway, second smtp-sink)" test $rc = 0
 

@@ -18,8 +18,7 @@ modprobe -a $(modinfo -F depends "$SMTPGUARD_KO" 2>/dev/null | tr , ' ') 2>/dev/
 st_plan 15
 st_module_load || { st_fail "module loads"; st_finish; }
 st_pass "module loads"
-ST_TMP=$(mktemp -d /tmp/smtpguard-st.XXXXXX) && chmod 755 "$ST_TMP"
-trap st_cleanup EXIT
+ST_TMP=$(lib_tmpdir) || exit 1
 
 NOBODY="setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all"
 

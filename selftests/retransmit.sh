@@ -44,7 +44,7 @@ if netem "$NS_G" $IF_GS loss 20% && netem "$NS_G" $IF_GC loss 20%; then
 		local i rc=0 r0 r1 s0 s1
 		r0=$(retrans "$NS_C"); s0=$(retrans "$NS_S")
 		for i in $(seq "$SESSIONS"); do
-			st_verbs_masked "$NS_C" $S4 "loss-$i" "VRFY probe-loss-$i" \
+			ST_VERB_TIMEOUT=60 st_verbs_masked "$NS_C" $S4 "loss-$i" "VRFY probe-loss-$i" \
 				"X-LINK2STATE probe-loss-xl-$i" "EXPN probe-loss-ex-$i" || rc=1
 		done
 		r1=$(retrans "$NS_C"); s1=$(retrans "$NS_S")
@@ -57,7 +57,7 @@ if netem "$NS_G" $IF_GS loss 20% && netem "$NS_G" $IF_GC loss 20%; then
 		local i out rc=0
 		for i in $(seq "$SESSIONS"); do
 			out=$(printf 'expect 220\ncmd EHLO client.test 250\ncmd QUIT 221\n' |
-				timeout 90 ip netns exec "$NS_C" $SMTP_CLIENT -t 30 $S4 25 2>&1) || rc=1
+				timeout 200 ip netns exec "$NS_C" $SMTP_CLIENT -t 60 $S4 25 2>&1) || rc=1
 			echo "$out" | grep -qx 'S: 250-XXXXXXX NAME HELO' &&
 				echo "$out" | grep -qx 'S: 250-XXXXXXXX NAME ADDR PROTO HELO' &&
 				echo "$out" | grep -qx 'S: 250-PIPELINING' || {

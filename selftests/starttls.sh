@@ -28,12 +28,19 @@ ehlo() {
 	local out rc=0 l
 	out=$(printf 'expect 220\ncmd EHLO client.test 250\ncmd QUIT 221\n' |
 		timeout 60 ip netns exec "$NS_C" $SMTP_CLIENT -t 20 $S4 25 2>&1) || rc=1
-	for l in 250-XXXX 250-PIPELINING 250-SIZE 250-STARTTLS 250-ENHANCEDSTATUSCODES \
+	for l in 250-PIPELINING 250-SIZE 250-STARTTLS 250-ENHANCEDSTATUSCODES \
 		 250-8BITMIME 250-DSN 250-SMTPUTF8 "250 CHUNKING"; do
 		echo "$out" | grep -q "^S: $l" || { echo "# EHLO reply lacks '$l'"; rc=1; }
 	done
-	[ "$(echo "$out" | grep -c '^S: 250-XXXX$')" = 2 ] || { echo "# want VRFY and ETRN masked as 250-XXXX"; rc=1; }
 	echo "$out" | grep -qE '^S: 250-(VRFY|ETRN)' && { echo "# VRFY/ETRN keyword passed"; rc=1; }
+	# Postfix sends VRFY then ETRN after SIZE: both must be masked with the
+	# same length (the engine keeps a live prefix: ETRN -> EXXX)
+	local kws k
+	kws=$(echo "$out" | sed -n '/^S: 250-SIZE/,/^S: 250-STARTTLS/p' | sed -n 's/^S: 250-//p' | grep -vE '^(SIZE|STARTTLS)')
+	set -- $kws
+	masked_like VRFY "${1:-}" && masked_like ETRN "${2:-}" ||
+		{ echo "# VRFY/ETRN keywords seen as '$kws'"; rc=1; }
+	echo "# keywords VRFY ETRN seen as: $(echo $kws)"
 	[ $rc = 0 ] || echo "$out" | sed 's/^/#   /'
 	return $rc
 }

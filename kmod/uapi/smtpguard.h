@@ -244,7 +244,7 @@ enum smtpguard_event_attr {
 	SMTPGUARD_A_EVENT_DADDR,	/* 10: binary, 4 or 16 bytes, network order */
 	SMTPGUARD_A_EVENT_SPORT,	/* 11: u16, host order */
 	SMTPGUARD_A_EVENT_DPORT,	/* 12: u16, host order */
-	SMTPGUARD_A_EVENT_CT_ID,	/* 13: u32, conntrack id (as conntrack -o id) */
+	SMTPGUARD_A_EVENT_CT_ID,	/* 13: u32, the id "conntrack -L -o id" prints */
 
 	__SMTPGUARD_A_EVENT_MAX,
 	SMTPGUARD_A_EVENT_MAX = __SMTPGUARD_A_EVENT_MAX - 1
