@@ -62,6 +62,7 @@ check: check-unit check-vm
 
 check-unit:
 	$(MAKE) -C tests check
+	$(MAKE) -C userspace check
 
 check-vm: modules-all userspace
 	@set -e; test -n "$(KERNELS)" || { echo "no bootable kernel with headers; run scripts/install-deps" >&2; exit 1; }; \

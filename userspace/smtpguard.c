@@ -38,6 +38,7 @@
 #include "../kmod/uapi/smtpguard.h"
 #include "../kmod/engine/policy.h"
 #include "policy_file.h"
+#include "policy_preset.h"
 
 #ifndef SOL_NETLINK
 #define SOL_NETLINK 270
@@ -57,7 +58,6 @@ enum {
 	EX_KERNEL	= 9,	/* kernel rejected the request (extack message) */
 };
 
-#define PRESET_DIR_SYS	"/usr/share/smtpguard/policy"
 
 static const char *prog = "smtpguard";
 static bool json;
@@ -496,76 +496,6 @@ static void policy_json(FILE *f, const struct sg_policy *p)
 
 /* ---------------------------------------------------- policy files */
 
-static bool file_exists(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-/* Directories searched for presets, in order. */
-static int preset_dirs(char dirs[][PATH_MAX], int max)
-{
-	char exe[PATH_MAX], *slash;
-	const char *env = getenv("SMTPGUARD_PRESET_DIR");
-	ssize_t n;
-	int k = 0;
-
-	if (env && *env && k < max)
-		snprintf(dirs[k++], PATH_MAX, "%s", env);
-	/* running from a source or build tree: <tree>/userspace/smtpguard */
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		slash = strrchr(exe, '/');
-		if (slash) {
-			*slash = '\0';
-			if (k < max)
-				snprintf(dirs[k++], PATH_MAX, "%.*s/../policy",
-					 PATH_MAX - 16, exe);
-			if (k < max)
-				snprintf(dirs[k++], PATH_MAX, "%.*s/../share/smtpguard/policy",
-					 PATH_MAX - 32, exe);
-		}
-	}
-	if (k < max)
-		snprintf(dirs[k++], PATH_MAX, "%s", PRESET_DIR_SYS);
-	return k;
-}
-
-static bool preset_name_ok(const char *name)
-{
-	const char *s;
-
-	if (!*name)
-		return false;
-	for (s = name; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '_'))
-			return false;
-	return true;
-}
-
-/* Resolve FILE|PRESET to a path: an existing file wins, then presets. */
-static int resolve_policy(const char *arg, char *path, size_t len)
-{
-	char dirs[4][PATH_MAX];
-	int i, n;
-
-	if (file_exists(arg) || strchr(arg, '/') || !preset_name_ok(arg)) {
-		snprintf(path, len, "%s", arg);
-		return file_exists(arg) ? 0 : -ENOENT;
-	}
-	n = preset_dirs(dirs, 4);
-	for (i = 0; i < n; i++) {
-		snprintf(path, len, "%.*s/%s.conf", PATH_MAX - 64, dirs[i], arg);
-		if (file_exists(path))
-			return 0;
-	}
-	snprintf(path, len, "%s", arg);
-	return -ENOENT;
-}
-
 /*
  * Parse and compile @arg (file or preset) into @p, printing
  * "file:line:col: message" on error. Returns 0 or an exit code.
@@ -575,7 +505,7 @@ static int load_file(const char *arg, struct sg_policy *p)
 	char path[PATH_MAX];
 	struct sg_pf_error e;
 
-	if (resolve_policy(arg, path, sizeof(path))) {
+	if (sg_policy_resolve(arg, path, sizeof(path))) {
 		errmsg("%s: no such policy file or preset (see: %s preset list)",
 		       arg, prog);
 		return EX_NOFILE;
@@ -991,11 +921,11 @@ static int cmd_monitor(void)
 
 static int cmd_preset(int argc, char **argv)
 {
-	char dirs[4][PATH_MAX], seen[64][64];
+	char dirs[SG_PRESET_DIRS_MAX][PATH_MAX], seen[64][64];
 	int nseen = 0, i, n;
 
 	if (argc >= 1 && !strcmp(argv[0], "list") && argc == 1) {
-		n = preset_dirs(dirs, 4);
+		n = sg_preset_dirs(dirs, SG_PRESET_DIRS_MAX);
 		for (i = 0; i < n; i++) {
 			DIR *d = opendir(dirs[i]);
 			struct dirent *de;
@@ -1028,8 +958,8 @@ static int cmd_preset(int argc, char **argv)
 		char path[PATH_MAX], line[1024];
 		FILE *f;
 
-		if (!preset_name_ok(argv[1]) ||
-		    resolve_policy(argv[1], path, sizeof(path))) {
+		if (!sg_preset_name_ok(argv[1]) ||
+		    sg_policy_resolve(argv[1], path, sizeof(path))) {
 			errmsg("%s: no such preset (see: %s preset list)", argv[1], prog);
 			return EX_NOFILE;
 		}
