@@ -91,8 +91,12 @@ sparse: $(KMOD_SRC)
 CHECKPATCH ?= $(firstword $(wildcard /usr/src/linux-source-*/scripts/checkpatch.pl))
 checkpatch:
 	@test -n "$(CHECKPATCH)" || { echo "checkpatch.pl not found; run scripts/install-deps" >&2; exit 1; }
-	$(CHECKPATCH) --no-tree --strict --show-types --ignore SPDX_LICENSE_TAG,FILE_PATH_CHANGES \
-		-f $(filter %.c %.h,$(KMOD_SRC))
+	@mkdir -p $(BUILD)
+	$(CHECKPATCH) --no-tree --strict --show-types \
+		--ignore SPDX_LICENSE_TAG,FILE_PATH_CHANGES,PREFER_KERNEL_TYPES,CAMELCASE \
+		-f $(filter %.c %.h,$(KMOD_SRC)) >$(BUILD)/checkpatch.log 2>&1; rc=$$?; \
+	cat $(BUILD)/checkpatch.log; \
+	! grep -E '^(WARNING|ERROR|CHECK)' $(BUILD)/checkpatch.log && [ $$rc -eq 0 ]
 
 install: module userspace
 	$(MAKE) -C $(KDIR) M=$(KOBJ) INSTALL_MOD_DIR=updates modules_install

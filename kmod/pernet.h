@@ -46,7 +46,8 @@ static inline const struct sg_policy *smtp_policy_get(const struct smtp_net *sn)
 
 /* Publish @p (compiled) for @net; takes ownership, frees the old one after
  * a grace period. Connections pick it up at their next segment; a new
- * generation tells the engine that trie state from the old one is stale. */
+ * generation tells the engine that trie state from the old one is stale.
+ */
 void smtp_policy_replace(struct net *net, struct smtp_policy *p);
 
 void smtp_stats_read(struct net *net, struct smtp_stats *sum);

@@ -76,7 +76,8 @@
 #define SF_BANNER_EV	0x40	/* banner event sent for this line */
 
 /* Limit flags (xflags): the current line/path was already reported, so
- * a limit is reported once per line even when a new policy lowers it. */
+ * a limit is reported once per line even when a new policy lowers it.
+ */
 #define X_CLINE_REP	0x01	/* client command or text line */
 #define X_SLINE_REP	0x02	/* server reply line */
 #define X_ADDR_REP	0x04	/* MAIL/RCPT path */
@@ -137,8 +138,7 @@ struct sg_conn_state {
 	u8 sst;			/*  1: SS_* */
 	u8 snode;		/*  1: keyword trie node */
 	u8 rkind;		/*  1: R_* of the reply being read */
-	u8 gen;			/*  1: low 8 bits of the policy generation
-				 *     cnode/snode belong to */
+	u8 gen;			/*  1: low 8 bits of cnode/snode's policy generation */
 	u8 xflags;		/*  1: X_* */
 };				/* 128 bytes */
 
@@ -542,7 +542,7 @@ static void sg_cli_line_reset(struct sg_conn_state *s)
 	s->cmd = SG_CMD_NONE;
 	s->cnode = SG_TRIE_DEAD;
 	s->addr_len = 0;
-	s->cflags &= (u8)~(CF_VERB_BAD | CF_MASKING | CF_BDAT_BAD);
+	s->cflags &= (u8)(~(CF_VERB_BAD | CF_MASKING | CF_BDAT_BAD) & 0xff);
 	s->xflags &= (u8)~(X_CLINE_REP | X_ADDR_REP);
 }
 
@@ -601,11 +601,10 @@ static void sg_cli_command_done(struct sg_seg *seg)
 			sg_violate(seg, SG_C_BDAT, s->bdat,
 				   pol->limit[SG_L_BDAT_CHUNK], "BDAT", 4);
 		/* The server counts exactly this many octets: so do we. */
-		if (s->bdat) {
+		if (s->bdat)
 			s->cmode = last ? CM_BDAT_LAST : CM_BDAT;
-		} else if (last) {
+		else if (last)
 			s->rcpts = 0;
-		}
 		break;
 	default:
 		sg_q_push(seg, R_PLAIN);
@@ -1064,10 +1063,10 @@ hit:
 			rep = false;
 			v = lim + 1;
 			ls = j;
-		} else if (*q == '\n' || !*q) {
-			break;
-		} else {
+		} else if (*q != '\n' && *q) {
 			q++;	/* TAB or another ordinary control */
+		} else {
+			break;
 		}
 	}
 	j = (u32)(q - p);
@@ -1121,13 +1120,13 @@ static u32 sg_cli_data(struct sg_seg *seg, const u8 *p, u32 i, u32 n)
 			if (!cr) {
 				sg_smuggle(seg, '\n');
 				ds = DS_MID;
-			} else if (ds == DS_DOTCR) {
+			} else if (ds != DS_DOTCR) {
+				ds = DS_BOL;
+			} else {
 				s->cflags &= (u8)~CF_PREV_CR;
 				s->ds = DS_MID;
 				sg_data_end(seg);
 				return i;
-			} else {
-				ds = DS_BOL;
 			}
 			cr = false;
 			ll = 0;
@@ -1179,7 +1178,8 @@ static u32 sg_cli_bdat(struct sg_seg *seg, const u8 *p, u32 i, u32 n)
 }
 
 /* Pickup: pass client bytes until the server gave a safe point and the
- * client is at a line start. */
+ * client is at a line start.
+ */
 static u32 sg_cli_pickup(struct sg_seg *seg, const u8 *p, u32 i, u32 n)
 {
 	struct sg_conn_state *s = W(seg);

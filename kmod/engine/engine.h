@@ -101,7 +101,8 @@ struct sg_conn {
 };
 
 /* Start a connection. @pickup: first seen mid-stream (e.g. synced by
- * conntrackd); the engine then resynchronises per policy->pickup. */
+ * conntrackd); the engine then resynchronises per policy->pickup.
+ */
 void sg_conn_init(struct sg_conn *conn, bool pickup);
 
 /* Whether the engine has stopped inspecting (TLS started, or given up). */

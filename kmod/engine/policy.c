@@ -273,7 +273,8 @@ static void sg_trie_reset(struct sg_trie *t)
 }
 
 /* Insert @w (uppercase); @live marks the path as a prefix of an allowed
- * word; @end is OR-ed into the last node's accept byte. */
+ * word; @end is OR-ed into the last node's accept byte.
+ */
 static int sg_trie_insert(struct sg_trie *t, const char *w, bool live, u8 end)
 {
 	u8 cur = 0;
@@ -347,6 +348,11 @@ static bool sg_printable(u8 c)
 	return c >= 0x21 && c <= 0x7e;
 }
 
+#define SG_ERR_VERB_SWITCH \
+	"STARTTLS and BDAT are governed by the starttls and bdat switches, not the verb list"
+#define SG_ERR_KEYWORD_SWITCH \
+	"STARTTLS and CHUNKING are governed by the starttls and bdat switches, not the keyword list"
+
 int sg_policy_compile(struct sg_policy *p, const char **err)
 {
 	const char *dummy;
@@ -400,7 +406,7 @@ int sg_policy_compile(struct sg_policy *p, const char **err)
 			return -1;
 		if (sg_word_eq(p->verbs[i], "STARTTLS") ||
 		    sg_word_eq(p->verbs[i], "BDAT")) {
-			*err = "STARTTLS and BDAT are governed by the starttls and bdat switches, not the verb list";
+			*err = SG_ERR_VERB_SWITCH;
 			return -1;
 		}
 		for (j = 0; j < i; j++)
@@ -414,7 +420,7 @@ int sg_policy_compile(struct sg_policy *p, const char **err)
 			return -1;
 		if (sg_word_eq(p->keywords[i], "STARTTLS") ||
 		    sg_word_eq(p->keywords[i], "CHUNKING")) {
-			*err = "STARTTLS and CHUNKING are governed by the starttls and bdat switches, not the keyword list";
+			*err = SG_ERR_KEYWORD_SWITCH;
 			return -1;
 		}
 		for (j = 0; j < i; j++)
