@@ -64,7 +64,7 @@ done
 st_helper_seen || say "  WARNING: no helper seen on the flows in helper mode"
 mean() { printf '%s\n' "$@" | awk '{ s += $1 } END { printf "%.2f", s / NR }'; }
 H=$(mean "${TH[@]}"); N=$(mean "${TN[@]}")
-R=$(awk -v h="$H" -v n="$N" 'BEGIN { printf "%.3f", n > 0 ? h / n : 0 }')
+R=$(awk -v h="$H" -v n="$N" 'BEGIN { printf "%.3f", (n > 0 ? h / n : 0) }')
 say "throughput helper: $H MB/s"
 say "throughput conntrack-only: $N MB/s"
 say "throughput ratio helper/conntrack-only: $R (target >= 0.9)"
