@@ -181,10 +181,13 @@ int smtp_from_nlattr(struct nlattr *attr, struct nf_conn *ct)
 	/*
 	 * Injected by ctnetlink, typically conntrackd on a backup gateway:
 	 * the engine has seen nothing of this stream, so it must pick up
-	 * mid-stream; a stream already in TLS stays opaque.
+	 * mid-stream; a stream already in TLS stays opaque. The _deprecated
+	 * parser because libnetfilter_conntrack sends CTA_HELP_INFO without
+	 * NLA_F_NESTED.
 	 */
-	if (attr && !nla_parse_nested(tb, SMTP_HELP_INFO_FLAGS, attr,
-				      smtp_help_info_policy, NULL) &&
+	if (attr &&
+	    !nla_parse_nested_deprecated(tb, SMTP_HELP_INFO_FLAGS, attr,
+					 smtp_help_info_policy, NULL) &&
 	    tb[SMTP_HELP_INFO_FLAGS])
 		flags |= nla_get_u32(tb[SMTP_HELP_INFO_FLAGS]) & SMTP_HF_OPAQUE;
 	WRITE_ONCE(hd->flags, hd->flags | flags);
