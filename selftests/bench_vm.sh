@@ -19,6 +19,7 @@ MSGS=${BENCH_MSGS:-5}
 LEN=${BENCH_LEN:-10000000}
 ROUNDS=${BENCH_ROUNDS:-2}
 SESSIONS=${BENCH_SESSIONS:-10000}
+IDLE_WAIT=${BENCH_IDLE_WAIT:-600}
 BENCH_T0=$(now)
 
 say() { echo "bench: $*"; }
@@ -28,7 +29,7 @@ st_topo || die "topology"
 st_module_load || die "module load"
 sysctl -qw net.netfilter.nf_conntrack_max=$((SESSIONS * 3 + 10000)) 2>/dev/null
 in_s sysctl -qw net.core.somaxconn=65535 2>/dev/null
-in_c sysctl -qw net.ipv4.ip_local_port_range="1024 65000" 2>/dev/null
+in_c sysctl -qw net.ipv4.ip_local_port_range="1024 65001" 2>/dev/null
 in_s sysctl -qw net.ipv4.tcp_max_syn_backlog=65535 2>/dev/null
 
 mode() {	# helper|nohelper
@@ -45,8 +46,10 @@ st_wait_listen "$NS_S" 25 || die "smtp-sink"
 run_source() {	# prints MB/s
 	local t1 secs
 	t1=$(now)
-	in_c timeout 600 smtp-source -s 1 -m "$MSGS" -l "$LEN" -f bench@client.test \
-		-t rcpt@server.test $S4:25 >/dev/null 2>&1 || return 1
+	# Postfix tools refuse an invalid own hostname ("vm-6.12.95+deb12")
+	in_c unshare -u sh -c 'hostname client.test && exec "$@"' sh timeout 600 smtp-source -s 1 -m "$MSGS" -l "$LEN" -f bench@client.test \
+		-t rcpt@server.test $S4:25 > "$ST_TMP/source.log" 2>&1 || {
+		sed 's/^/bench:   smtp-source: /' "$ST_TMP/source.log" | tail -n 5 >&2; return 1; }
 	secs=$(elapsed "$t1")
 	awk -v b=$((MSGS * LEN)) -v s="$secs" 'BEGIN { printf "%.2f\n", b / s / 1e6 }'
 }
@@ -90,13 +93,19 @@ idle() {	# MODE: prints "sessions slab_kb memavail_kb"
 	in_c $SMTP_CLIENT --hold "$SESSIONS" --hold-time 900 --hold-file "$ST_TMP/held.$m" \
 		-t 300 $S4 25 > "$ST_TMP/hold.$m" 2>&1 &
 	cp=$!
-	for i in $(seq 1800); do [ -s "$ST_TMP/held.$m" ] && break; kill -0 $cp 2>/dev/null || break; sleep 0.5; done
+	# bounded: under a loaded TCG host 10k handshakes can be slow; measure
+	# whatever is up after BENCH_IDLE_WAIT seconds
+	for i in $(seq $((IDLE_WAIT * 2))); do [ -s "$ST_TMP/held.$m" ] && break; kill -0 $cp 2>/dev/null || break; sleep 0.5; done
 	up=$(cat "$ST_TMP/held.$m" 2>/dev/null)
+	if [ -z "$up" ]; then
+		up=$(in_g conntrack -L -p tcp --dport 25 2>/dev/null | grep -c ESTABLISHED)
+		say "  $m: not all sessions up after ${IDLE_WAIT}s ($(tail -n1 "$ST_TMP/hold.$m")); measuring the $up established"
+	fi
 	sleep 2
 	s1=$(memkb Slab); a1=$(memkb MemAvailable)
 	cs1=$(slab_active nf_conntrack); h1=$(slab_active smtp_conn)
 	CT_N=$(in_g conntrack -C 2>/dev/null)
-	say "  $m: $(cat "$ST_TMP/hold.$m" | head -n1); conntrack entries in gw: ${CT_N:-?}"
+	say "  $m: $(grep -v '^progress' "$ST_TMP/hold.$m" | head -n1); conntrack entries in gw: ${CT_N:-?}"
 	say "  $m: nf_conntrack objects +$(( ${cs1:-0} - ${cs0:-0} )), smtp_conn objects +$(( ${h1:-0} - ${h0:-0} ))"
 	kill $cp 2>/dev/null; wait $cp 2>/dev/null
 	kill $sp 2>/dev/null; wait $sp 2>/dev/null

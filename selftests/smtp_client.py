@@ -324,6 +324,9 @@ def hold(args, family):
         # keep the SYN backlog modest: drain replies as we go
         if pending >= 256 or i == args.hold - 1:
             pending = drain_hold(sel, pending, args.timeout)
+        if i % 1000 == 999:
+            print("progress: %d connects, %d awaiting a banner, %.1fs" %
+                  (i + 1, pending, time.time() - t0), flush=True)
     pending = drain_hold(sel, pending, args.timeout, final=True)
     up = len(socks) - pending
     print("HELD %d sessions (%d failed, %d without reply) in %.1fs" %
