@@ -414,3 +414,20 @@ pf_new_cmds() {
 	tail -n +"$((${PF_MARK:-0} + 1))" "$PF_LOG" 2>/dev/null |
 		sed -n 's/.*postfix\/smtpd\[[0-9]*\]: < [^ ]*: //p'
 }
+
+# policy_test_begin PLAN: the common start of the policy_* tests: tools, VM,
+# the smtpguard CLI (in $CLI), module dependencies, the KTAP plan, topology
+# with module and helper, and smtp-sink. Ends the test on a failure.
+policy_test_begin() {
+	st_require ip nft conntrack smtp-sink python3
+	st_need_vm
+	st_have_cli || st_skip_all "no $SMTPGUARD_CLI (make -C userspace)"
+	CLI=$SMTPGUARD_CLI
+	modprobe -a $(modinfo -F depends "$SMTPGUARD_KO" 2>/dev/null | tr , ' ') 2>/dev/null
+	st_plan "$1"
+	if ! st_setup; then
+		st_fail "setup: topology, module, helper"
+		st_finish
+	fi
+	sink_start || { st_fail "smtp-sink starts"; st_finish; }
+}

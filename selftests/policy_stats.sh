@@ -8,18 +8,7 @@
 # directions, counted from the client's own transcript).
 . "$(dirname "$0")/lib_smtp.sh"
 
-st_require ip nft conntrack smtp-sink python3
-st_need_vm
-st_have_cli || st_skip_all "no $SMTPGUARD_CLI (make -C userspace)"
-CLI=$SMTPGUARD_CLI
-modprobe -a $(modinfo -F depends "$SMTPGUARD_KO" 2>/dev/null | tr , ' ') 2>/dev/null
-
-st_plan 9
-if ! st_setup; then
-	st_fail "setup: topology, module, helper"
-	st_finish
-fi
-sink_start || { st_fail "smtp-sink starts"; st_finish; }
+policy_test_begin 9
 
 stat_of() { awk -v k="$1" '$1 == k { print $2 }' "$ST_TMP/stats"; }
 
