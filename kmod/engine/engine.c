@@ -987,6 +987,21 @@ static void sg_text_over(struct sg_seg *seg, u32 ll, u32 lim)
 }
 
 /*
+ * A text line found over the limit by the bulk scan: report the length
+ * the per-byte path would have shown, at the byte that went over (for
+ * the line the scan entered in, at least one more than its length then).
+ */
+static void sg_data_line_over(struct sg_seg *seg, bool entry_line,
+			      u32 entry_len, u32 lim)
+{
+	u32 v = lim + 1;
+
+	if (entry_line && entry_len + 1 > v)
+		v = entry_len + 1;
+	sg_text_over(seg, v, lim);
+}
+
+/*
  * Flags of the DATA scan: bit 7 clear in each byte of @v that is below
  * 14, and possibly in a byte equal to 14 (a carry from the byte below
  * can only push 14 + 0x71 + 1 over 0x7f, never a smaller value); set in
@@ -1002,9 +1017,9 @@ static inline u64 sg_w_data(u64 v)
 /*
  * The DATA fast path, in the middle of a line after an ordinary byte
  * (DS_MID, no CR pending): 32 bytes per round, whose four words go
- * through sg_w_data() and are and-ed into one test; a round with a flag
- * is searched a word at a time, and the first flagged byte looked at in
- * place. Control bytes other than CR, LF and NUL (TAB...) are ordinary;
+ * through sg_w_data() and are and-ed into one test; in a round with a
+ * flag, the flags already computed give the first flagged byte, which is
+ * looked at in place. Control bytes other than CR, LF and NUL (TAB...) are ordinary;
  * CR LF followed by a byte other than '.' just ends a line (its length
  * checked by distance) and the scan goes on after the LF. Returns the
  * index of the first byte the per-byte path must see: a bare CR or LF, a
@@ -1018,36 +1033,48 @@ static u32 sg_data_bulk(struct sg_seg *seg, const u8 *p, u32 i, u32 n,
 {
 	struct sg_conn_state *s = W(seg);
 	const u8 *q = p + i, *e = p + n;
-	u32 ls = i - *llp;	/* where the current line began (mod 2^32) */
-	u32 v = *llp + 1;	/* least length a report can show */
-	bool rep = s->xflags & X_CLINE_REP;
+	const u32 ls0 = i - *llp;	/* where the entry line began (mod 2^32) */
+	const bool rep0 = s->xflags & X_CLINE_REP;
+	u32 ls = ls0;
+	/* the entry line is reported at most once, later lines at lim */
+	u32 lim1 = rep0 ? ~0u : lim;
 	u32 j, ll;
 	u64 m;
 
-	if (v <= lim)
-		v = lim + 1;
 	for (;;) {
 		if (e - q >= 32) {
 			const u8 *last = e - 32;
 
 			do {
-				if ((sg_w_data(sg_load64(q)) &
-				     sg_w_data(sg_load64(q + 8)) &
-				     sg_w_data(sg_load64(q + 16)) &
-				     sg_w_data(sg_load64(q + 24)) &
-				     SG_HIGHS) != SG_HIGHS)
-					goto block;
+				u64 w0 = sg_w_data(sg_load64(q));
+				u64 w1 = sg_w_data(sg_load64(q + 8));
+				u64 w2 = sg_w_data(sg_load64(q + 16));
+				u64 w3 = sg_w_data(sg_load64(q + 24));
+
+				if ((w0 & w1 & w2 & w3 & SG_HIGHS) != SG_HIGHS) {
+					/* the word, from the flags at hand */
+					m = ~w0 & SG_HIGHS;
+					if (!m) {
+						q += 8;
+						m = ~w1 & SG_HIGHS;
+					}
+					if (!m) {
+						q += 8;
+						m = ~w2 & SG_HIGHS;
+					}
+					if (!m) {
+						q += 8;
+						m = ~w3 & SG_HIGHS;
+					}
+					q += sg_first_flag(m);
+					goto hit;
+				}
 				q += 32;
 			} while (q <= last);
 		}
 		q += sg_scan_ctl(q, (u32)(e - q));
 		if (q == e)
 			break;
-		goto hit;
-block:
-		while (!(m = ~sg_w_data(sg_load64(q)) & SG_HIGHS))
-			q += 8;
-		q += sg_first_flag(m);
 hit:
 		if (*q == '\r') {
 			if (e - q <= 2 || q[1] != '\n' || q[2] == '.')
@@ -1055,14 +1082,13 @@ hit:
 			/* CR LF, then an ordinary line start */
 			q += 2;
 			j = (u32)(q - p);
-			if (j - ls > lim && !rep) {
-				sg_text_over(seg, v, lim);
+			if (j - ls > lim1) {
+				sg_data_line_over(seg, ls == ls0, *llp, lim);
 				if (seg->sflags & SEG_STOP)
 					return n;
 			}
-			rep = false;
-			v = lim + 1;
 			ls = j;
+			lim1 = lim;
 		} else if (*q != '\n' && *q) {
 			q++;	/* TAB or another ordinary control */
 		} else {
@@ -1073,12 +1099,12 @@ hit:
 	ll = j - ls;
 	if (ll > 0xffff)
 		ll = 0xffff;
-	if (rep)
+	if (rep0 && ls == ls0)
 		s->xflags |= X_CLINE_REP;
 	else
 		s->xflags &= (u8)~X_CLINE_REP;
-	if (ll > lim && !rep)
-		sg_text_over(seg, v, lim);
+	if (ll > lim1)
+		sg_data_line_over(seg, ls == ls0, *llp, lim);
 	*llp = ll;
 	return j;
 }

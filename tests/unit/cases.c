@@ -669,6 +669,17 @@ static void gen_line_limits(void)
 				 .ev = "text-line/reset" };
 	run_steps("text-line limit: reset in the segment of octet 1001",
 		  "verbs MAIL RCPT DATA\naction text-line reset\n", false, st, n);
+	/* bulk DATA scan: a line entering the segment long, several lines
+	 * over the limit in one segment, one report per line */
+	n = 3;
+	st[n++] = (struct step){ C, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" };
+	st[n++] = (struct step){ C, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\nbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\r\nshort\r\n\tccccccccccccccccccccccccccccccccccccccccccccc",
+				 .ev = "text-line/log text-line/log text-line/log" };
+	st[n++] = (struct step){ C, "cccccccccc\r\n.\r\n" };
+	st[n++] = (struct step){ S, "250 ok\r\n" };
+	run_steps("text-line limit: each long DATA line reported once",
+		  "verbs MAIL RCPT DATA\nlimit text-line 40\naction text-line log\n",
+		  false, st, n);
 }
 
 /* Feed one whole segment; apply its spans to @buf; return the verdict. */
