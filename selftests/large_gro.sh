@@ -11,13 +11,7 @@ st_require ip nft conntrack ethtool smtp-sink python3
 st_need_vm
 
 SIZE=${LARGE_SIZE:-50000000}
-st_plan 4
-t0=$(now)
-if ! st_setup; then
-	st_fail "setup: topology, module, helper"
-	st_finish
-fi
-sink_start || { st_fail "smtp-sink starts"; st_finish; }
+st_begin 4 sink
 
 gro_on() {
 	in_g ethtool -K $IF_GC gro on >/dev/null 2>&1 || return 1

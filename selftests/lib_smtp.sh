@@ -111,6 +111,22 @@ st_setup() {
 	st_helper_attach || return 1
 }
 
+# st_begin PLAN sink|postfix: the common start of a test: the KTAP plan,
+# t0 for the closing timing line, st_setup, then the server (smtp-sink or
+# the Postfix instance). Ends the test on a failure.
+st_begin() {
+	st_plan "$1"
+	t0=$(now)
+	if ! st_setup; then
+		st_fail "setup: topology, module, helper"
+		st_finish
+	fi
+	case $2 in
+	sink) sink_start || { st_fail "smtp-sink starts"; st_finish; } ;;
+	postfix) pf_start || { st_fail "postfix starts"; st_finish; } ;;
+	esac
+}
+
 # veth offloads: st_offload on|off FEATURE...  on every veth
 st_offload() {
 	local v=$1; shift
@@ -424,10 +440,5 @@ policy_test_begin() {
 	st_have_cli || st_skip_all "no $SMTPGUARD_CLI (make -C userspace)"
 	CLI=$SMTPGUARD_CLI
 	modprobe -a $(modinfo -F depends "$SMTPGUARD_KO" 2>/dev/null | tr , ' ') 2>/dev/null
-	st_plan "$1"
-	if ! st_setup; then
-		st_fail "setup: topology, module, helper"
-		st_finish
-	fi
-	sink_start || { st_fail "smtp-sink starts"; st_finish; }
+	st_begin "$1" sink
 }

@@ -13,13 +13,7 @@ st_need_vm
 DISALLOWED=("VRFY probe-vrfy" "EXPN probe-expn" "X-LINK2STATE FIRST CHUNK=probe-xl2s"
 	"XEXCH50 10 probe-xexch" "ETRN probe-etrn" "TURN probe-turn" "FOOBAR probe-unknown")
 
-st_plan 11
-t0=$(now)
-if ! st_setup; then
-	st_fail "setup: topology, module, helper"
-	st_finish
-fi
-sink_start || { st_fail "smtp-sink starts"; st_finish; }
+st_begin 11 sink
 
 # EHLO reply keyword check: smtp-sink advertises XCLIENT and XFORWARD, which
 # the esmtp preset does not allow; the rest must pass untouched.

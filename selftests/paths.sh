@@ -10,13 +10,7 @@
 st_require ip nft conntrack smtp-sink swaks python3
 st_need_vm
 
-st_plan 7
-t0=$(now)
-if ! st_setup; then
-	st_fail "setup: topology, module, helper"
-	st_finish
-fi
-sink_start || { st_fail "smtp-sink starts"; st_finish; }
+st_begin 7 sink
 
 deliver() {	# NS SERVER SUBJECT [swaks options]
 	local ns=$1 srv=$2 subj=$3; shift 3

@@ -17,12 +17,7 @@ CLI=$SMTPGUARD_CLI
 modprobe -a $(modinfo -F depends "$SMTPGUARD_KO" 2>/dev/null | tr , ' ') 2>/dev/null
 N=${POLICY_LIVE_MAILS:-12}
 
-st_plan 6
-if ! st_setup; then
-	st_fail "setup: topology, module, helper"
-	st_finish
-fi
-sink_start || { st_fail "smtp-sink starts"; st_finish; }
+st_begin 6 sink
 
 # a third policy: esmtp with other limits and actions, from a file
 "$CLI" preset show esmtp | sed -e 's/^limit recipients .*/limit recipients 50/' \

@@ -18,13 +18,7 @@ modprobe -a $(modinfo -F depends "$SMTPGUARD_KO" 2>/dev/null | tr , ' ') 2>/dev/
 PRESETS=$("$CLI" preset list)
 [ -n "$PRESETS" ] || st_skip_all "no presets found"
 n=0; for p in $PRESETS; do n=$((n + 1)); done
-st_plan $((1 + n * 4))
-
-if ! st_setup; then
-	st_fail "setup: topology, module, helper"
-	st_finish
-fi
-sink_start || { st_fail "smtp-sink starts"; st_finish; }
+st_begin $((1 + n * 4)) sink
 st_pass "setup: topology, module, helper, smtp-sink"
 
 # words of the "verbs" lines of a policy file, one per line

@@ -17,12 +17,7 @@ SPEC=$TOPDIR/kmod/uapi/smtpguard.yaml
 YNL="python3 $ST_DIR/policy_ynl.py --spec $SPEC"
 modprobe -a $(modinfo -F depends "$SMTPGUARD_KO" 2>/dev/null | tr , ' ') 2>/dev/null
 
-st_plan 8
-if ! st_setup; then
-	st_fail "setup: topology, module, helper"
-	st_finish
-fi
-sink_start || { st_fail "smtp-sink starts"; st_finish; }
+st_begin 8 sink
 
 if command -v cc >/dev/null; then
 	st_check "spec and UAPI header agree value for value" \

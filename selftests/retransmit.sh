@@ -14,14 +14,8 @@ st_need_vm
 
 SESSIONS=${RETRANSMIT_SESSIONS:-6}
 MSGS=${RETRANSMIT_MSGS:-4}
-st_plan 4
-t0=$(now)
-if ! st_setup; then
-	st_fail "setup: topology, module, helper"
-	st_finish
-fi
 modprobe sch_netem 2>/dev/null
-sink_start || { st_fail "smtp-sink starts"; st_finish; }
+st_begin 4 sink
 
 netem() {	# NS DEV ARGS...
 	local ns=$1 dev=$2; shift 2

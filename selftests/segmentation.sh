@@ -11,13 +11,7 @@
 st_require ip nft conntrack smtp-sink python3
 st_need_vm
 
-st_plan 6
-t0=$(now)
-if ! st_setup; then
-	st_fail "setup: topology, module, helper"
-	st_finish
-fi
-sink_start || { st_fail "smtp-sink starts"; st_finish; }
+st_begin 6 sink
 
 ST_VERB_PRE=$'bytewise on\npace 0.05' \
 st_check "VRFY one byte per segment arrives masked, client gets 500" \

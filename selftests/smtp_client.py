@@ -1,15 +1,12 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""Small raw SMTP client (and idle-session holder) for the smtpguard selftests.
+"""Small raw SMTP client for the smtpguard selftests.
 
 Used where swaks cannot do it: exact bytes on the wire, one byte per TCP
-segment, pipelining several commands in one write, bare CR/LF, and holding
-thousands of idle sessions open.
+segment, pipelining several commands in one write, bare CR/LF.
 
     smtp_client.py [options] HOST PORT < SCRIPT
     smtp_client.py [options] -f SCRIPT HOST PORT
-    smtp_client.py --hold N [--hold-file F] HOST PORT
-    smtp_client.py --serve N ADDR PORT
     smtp_client.py --gen BYTES --seed S --subject TEXT FILE   (test message)
     smtp_client.py --sha FILE | --sha-dump FILE   (body digest, see below)
 
@@ -47,11 +44,6 @@ was expected.  The last output line is "RESULT: ok|fail|reset|closed".
 """
 import argparse
 import codecs
-import errno
-import os
-import resource
-import selectors
-import signal
 import socket
 import sys
 import time
@@ -291,133 +283,6 @@ def run_script(c, steps, keep_going=False):
     return ok
 
 
-def raise_nofile(n):
-    want = n + 64
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < want:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (want, max(hard, want)))
-        except (ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
-def hold(args, family):
-    """Open N sessions, read each banner, send EHLO, then hold them idle."""
-    raise_nofile(args.hold)
-    socks = []
-    sel = selectors.DefaultSelector()
-    ai = socket.getaddrinfo(args.host, args.port, family, socket.SOCK_STREAM)[0]
-    t0 = time.time()
-    pending = 0
-    failed = 0
-    for i in range(args.hold):
-        s = socket.socket(ai[0], ai[1], ai[2])
-        s.setblocking(False)
-        err = s.connect_ex(ai[4])
-        if err not in (0, errno.EINPROGRESS):
-            failed += 1
-            s.close()
-            continue
-        socks.append(s)
-        sel.register(s, selectors.EVENT_READ, [0, b""])
-        pending += 1
-        # keep the SYN backlog modest: drain replies as we go
-        if pending >= 256 or i == args.hold - 1:
-            pending = drain_hold(sel, pending, args.timeout)
-        if i % 1000 == 999:
-            print("progress: %d connects, %d awaiting a banner, %.1fs" %
-                  (i + 1, pending, time.time() - t0), flush=True)
-    pending = drain_hold(sel, pending, args.timeout, final=True)
-    up = len(socks) - pending
-    print("HELD %d sessions (%d failed, %d without reply) in %.1fs" %
-          (up, failed, pending, time.time() - t0), flush=True)
-    if args.hold_file:
-        with open(args.hold_file, "w") as f:
-            f.write("%d\n" % up)
-    # hold until told to stop
-    stop = []
-    signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
-    signal.signal(signal.SIGINT, lambda *a: stop.append(1))
-    end = time.time() + args.hold_time
-    while not stop and time.time() < end:
-        time.sleep(0.2)
-    for s in socks:
-        s.close()
-    return 0 if up == args.hold else 1
-
-
-HOLD_EHLO = False
-
-
-def drain_hold(sel, pending, timeout, final=False):
-    """Each session: banner -> send EHLO -> EHLO reply -> done (unregister)."""
-    end = time.time() + (timeout if final else 0.5)
-    while pending and time.time() < end:
-        for key, _ in sel.select(0.2):
-            s, st = key.fileobj, key.data
-            try:
-                d = s.recv(4096)
-            except OSError:
-                d = b""
-            if not d:
-                sel.unregister(s)
-                pending -= 1
-                continue
-            st[1] += d
-            if st[0] == 0 and st[1].endswith(b"\r\n") and not HOLD_EHLO:
-                sel.unregister(s)
-                pending -= 1
-            elif st[0] == 0 and st[1].endswith(b"\r\n"):
-                st[0], st[1] = 1, b""
-                s.send(b"EHLO idle.example\r\n")
-            elif st[0] == 1 and b"\r\n250 " in b"\r\n" + st[1]:
-                sel.unregister(s)
-                pending -= 1
-    return pending
-
-
-def serve(args, family):
-    """Minimal SMTP-ish server for idle sessions: 220 banner, 250 to all."""
-    raise_nofile(args.serve)
-    ls = socket.socket(family if family else socket.AF_INET, socket.SOCK_STREAM)
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind((args.host, args.port))
-    ls.listen(min(args.serve, 65535))
-    ls.setblocking(False)
-    sel = selectors.DefaultSelector()
-    sel.register(ls, selectors.EVENT_READ, None)
-    conns = 0
-    stop = []
-    signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
-    print("SERVING", flush=True)
-    while not stop:
-        for key, _ in sel.select(0.5):
-            if key.data is None:
-                while True:
-                    try:
-                        s, _ = ls.accept()
-                    except BlockingIOError:
-                        break
-                    s.setblocking(False)
-                    s.send(b"220 idle.example ESMTP\r\n")
-                    sel.register(s, selectors.EVENT_READ, b"")
-                    conns += 1
-            else:
-                s = key.fileobj
-                try:
-                    d = s.recv(4096)
-                except OSError:
-                    d = b""
-                if not d:
-                    sel.unregister(s)
-                    s.close()
-                    continue
-                if d.endswith(b"\n"):
-                    s.send(b"250 ok\r\n")
-    print("SERVED %d" % conns, flush=True)
-    return 0
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("host", nargs="?")
@@ -433,11 +298,6 @@ def main():
     ap.add_argument("-k", "--keep-going", action="store_true",
                     help="an unexpected reply code fails the run but does not stop it")
     ap.add_argument("-t", "--timeout", type=float, default=15.0)
-    ap.add_argument("--hold", type=int, default=0, help="hold N idle sessions")
-    ap.add_argument("--hold-time", type=float, default=600.0)
-    ap.add_argument("--hold-ehlo", action="store_true", help="send EHLO on each held session")
-    ap.add_argument("--hold-file", help="write the number of sessions up here")
-    ap.add_argument("--serve", type=int, default=0, help="idle-session server")
     args = ap.parse_args()
     family = socket.AF_INET6 if args.v6 else socket.AF_INET if args.v4 else 0
 
@@ -453,12 +313,6 @@ def main():
         return 0
     if args.host is None or args.port is None:
         ap.error("HOST and PORT are required")
-    if args.hold:
-        global HOLD_EHLO
-        HOLD_EHLO = args.hold_ehlo
-        return hold(args, family)
-    if args.serve:
-        return serve(args, socket.AF_INET6 if args.v6 else socket.AF_INET)
 
     f = open(args.file) if args.file else sys.stdin
     steps = list(enumerate(f.readlines(), 1))

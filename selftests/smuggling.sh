@@ -22,14 +22,8 @@ ACTION=$(sed -n 's/^action smuggling \([a-z]*\).*/\1/p' "$TOPDIR/policy/esmtp.co
 ACTION=${ACTION:-reset}
 
 VARIANTS=('\n.\n' '\r.\r' '\r.\n' '\n.\r' '\n.\r\n' '\r\n.\n' '\r.\r\n' '\r\n.\r')
-st_plan $(( ${#VARIANTS[@]} + 3 ))
+st_begin $(( ${#VARIANTS[@]} + 3 )) postfix
 st_diag "esmtp preset: action smuggling $ACTION"
-t0=$(now)
-if ! st_setup; then
-	st_fail "setup: topology, module, helper"
-	st_finish
-fi
-pf_start || { st_fail "postfix starts"; st_finish; }
 
 # smuggle TAG VARIANT: returns 0 when handled as the policy says
 smuggle() {

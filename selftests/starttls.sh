@@ -16,13 +16,7 @@ perl -MNet::SSLeay -e1 2>/dev/null || st_skip_all "swaks --tls needs Net::SSLeay
 ACTION=$(sed -n 's/^action starttls-injection \([a-z]*\).*/\1/p' "$TOPDIR/policy/esmtp.conf" 2>/dev/null)
 ACTION=${ACTION:-reset}
 
-st_plan 5
-t0=$(now)
-if ! st_setup; then
-	st_fail "setup: topology, module, helper"
-	st_finish
-fi
-pf_start || { st_fail "postfix starts"; st_finish; }
+st_begin 5 postfix
 
 ehlo() {
 	local out rc=0 l

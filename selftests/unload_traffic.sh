@@ -12,14 +12,8 @@ st_require ip nft conntrack smtp-sink python3 tc
 st_need_vm
 
 SIZE=${UNLOAD_SIZE:-20000000}
-st_plan 5
-t0=$(now)
-if ! st_setup; then
-	st_fail "setup: topology, module, helper"
-	st_finish
-fi
 modprobe sch_netem 2>/dev/null
-sink_start || { st_fail "smtp-sink starts"; st_finish; }
+st_begin 5 sink
 # slow the server link so the transfer lasts several seconds
 in_g tc qdisc replace dev $IF_GS root netem rate 20mbit limit 2000 2>/dev/null ||
 	st_diag "no netem rate: transfer may finish too fast"
