@@ -113,7 +113,7 @@ slab_diff() {
 }
 slab_objsize() { awk -v c="$1" '$1 == c { print $4 }' /proc/slabinfo; }
 session_count() {	# last running count smtp-source -c printed
-	tr '\r' '\n' < "$1" 2>/dev/null | grep -E '^[0-9]+$' | tail -n1
+	[ -r "$1" ] && tr '\r' '\n' < "$1" | grep -E '^[0-9]+$' | tail -n1
 }
 
 idle() {	# MODE: leaves $ST_TMP/delta.MODE and $ST_TMP/up.MODE

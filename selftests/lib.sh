@@ -255,6 +255,17 @@ lib_ping() {	# NS ADDR
 	nsenter --net=/run/netns/"$1" $p -c1 -W1 -q "$2" >/dev/null 2>&1
 }
 
+# topo_host NS DEV ADDR4 ADDR6 GW4 GW6: an end host's address and routes
+topo_host() {
+	ip -n "$1" -batch - <<-EOF
+	addr add $3/24 dev $2
+	addr add $4/64 dev $2 nodad
+	link set $2 up
+	route add default via $5
+	route add ::/0 via $6
+	EOF
+}
+
 # setup_topo: client <-> gw <-> server (see the top of this file)
 setup_topo() {
 	setup_ns NS_CLIENT NS_GW NS_SERVER || return 1
@@ -262,20 +273,8 @@ setup_topo() {
 	link add c-gw netns $NS_CLIENT type veth peer name gw-c netns $NS_GW
 	link add s-gw netns $NS_SERVER type veth peer name gw-s netns $NS_GW
 	EOF
-	ip -n "$NS_CLIENT" -batch - <<-EOF || return 1
-	addr add $CLIENT4/24 dev c-gw
-	addr add $CLIENT6/64 dev c-gw nodad
-	link set c-gw up
-	route add default via $GW4_C
-	route add ::/0 via $GW6_C
-	EOF
-	ip -n "$NS_SERVER" -batch - <<-EOF || return 1
-	addr add $SERVER4/24 dev s-gw
-	addr add $SERVER6/64 dev s-gw nodad
-	link set s-gw up
-	route add default via $GW4_S
-	route add ::/0 via $GW6_S
-	EOF
+	topo_host "$NS_CLIENT" c-gw $CLIENT4 $CLIENT6 $GW4_C $GW6_C || return 1
+	topo_host "$NS_SERVER" s-gw $SERVER4 $SERVER6 $GW4_S $GW6_S || return 1
 	ip -n "$NS_GW" -batch - <<-EOF || return 1
 	addr add $GW4_C/24 dev gw-c
 	addr add $GW6_C/64 dev gw-c nodad

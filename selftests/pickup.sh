@@ -333,39 +333,37 @@ event_has '"kind":"pickup"' '"value":0,' "\"sport\":$PB,"; rc=$?
 [ $rc = 0 ] || mon_show
 ktap_result $rc "monitor -j: pickup event for the injected entry (B)"
 
-# 19: CTA_HELP_INFO { flags: opaque } (NLA_F_NESTED, as the kernel dumps it):
-# the stream is TLS for the helper: kept opaque, nothing inspected
-rc=0
-held_start C "expect 220" "cmd EHLO opaque.test 250" "touch ready" \
-	"wait go1" "line VRFY early-C" "read" "cmd NOOP 250" "line VRFY late-C" "read" \
-	"cmd QUIT 221" || rc=1
-PC=$HELD_PORT
-in_gw python3 "$CT_INJECT" move $CLIENT4 "$PC" $SERVER4 25 --helper smtp --info 2 \
-	--info-format nested > "$TMP/injC.json" 2> "$TMP/injC.old" || rc=1
-python3 -c 'import json,sys
+# inject_opaque TAG FORMAT: a held session whose entry is re-injected with
+# CTA_HELP_INFO { flags: opaque (2) } in FORMAT: "nested" as the kernel dumps
+# it, "plain" as libnetfilter_conntrack re-emits its saved payload (without
+# NLA_F_NESTED). The dump must show the flag, and the stream, TLS for the
+# helper, must pass uninspected: VRFY late-TAG reaches the server.
+inject_opaque() {
+	local t=$1 fmt=$2 rc=0 port
+	held_start "$t" "expect 220" "cmd EHLO opaque-$t.test 250" "touch ready" \
+		"wait go1" "line VRFY early-$t" "read" "cmd NOOP 250" "line VRFY late-$t" "read" \
+		"cmd QUIT 221" || rc=1
+	port=$HELD_PORT
+	in_gw python3 "$CT_INJECT" move $CLIENT4 "$port" $SERVER4 25 --helper smtp --info 2 \
+		--info-format "$fmt" > "$TMP/inj$t.json" 2> "$TMP/inj$t.old" || rc=1
+	python3 -c 'import json,sys
 sys.exit(0 if json.load(open(sys.argv[1]))["help"]["info"].get("flags") == 2 else 1)' \
-	"$TMP/injC.json" 2>/dev/null || { rc=1; ktap_msg "dump: $(cat "$TMP/injC.json")"; }
-held_go C go1 || rc=1
-[ "$(held_rc C)" = 0 ] || { rc=1; held_show C; }
-busywait 10000 sink_mentions "late-C" && sink_has "VRFY late-C" || { rc=1; sink_show; }
-ktap_result $rc "inject: CTA_HELP_INFO opaque flag (nested) is kept: dump shows flags 2, the stream is not inspected"
+		"$TMP/inj$t.json" 2>/dev/null ||
+		{ rc=1; ktap_msg "dump after injecting flags=2 ($fmt): $(cat "$TMP/inj$t.json")"; }
+	held_go "$t" go1 || rc=1
+	[ "$(held_rc "$t")" = 0 ] || { rc=1; held_show "$t"; }
+	busywait 10000 sink_mentions "late-$t" && sink_has "VRFY late-$t" ||
+		{ rc=1; ktap_msg "server saw: $(sink_lines | grep -F -- "-$t")"; }
+	return $rc
+}
 
-# 20: the same flag as libnetfilter_conntrack re-emits CTA_HELP_INFO (its
-# saved payload put back without NLA_F_NESTED)
-rc=0
-held_start D "expect 220" "cmd EHLO plain.test 250" "touch ready" \
-	"wait go1" "line VRFY early-D" "read" "cmd NOOP 250" "line VRFY late-D" "read" \
-	"cmd QUIT 221" || rc=1
-PD=$HELD_PORT
-in_gw python3 "$CT_INJECT" move $CLIENT4 "$PD" $SERVER4 25 --helper smtp --info 2 \
-	--info-format plain > "$TMP/injD.json" 2> "$TMP/injD.old" || rc=1
-python3 -c 'import json,sys
-sys.exit(0 if json.load(open(sys.argv[1]))["help"]["info"].get("flags") == 2 else 1)' \
-	"$TMP/injD.json" 2>/dev/null || { rc=1; ktap_msg "dump after injecting flags=2 without NLA_F_NESTED: $(cat "$TMP/injD.json")"; }
-held_go D go1 || rc=1
-[ "$(held_rc D)" = 0 ] || { rc=1; held_show D; }
-sink_has "VRFY late-D" || { rc=1; ktap_msg "server saw: $(sink_lines | grep -F -- '-D')"; }
-ktap_result $rc "inject: CTA_HELP_INFO opaque flag in libnetfilter_conntrack's encoding (no NLA_F_NESTED) is kept"
+# 19
+inject_opaque C nested
+ktap_result $? "inject: CTA_HELP_INFO opaque flag (nested) is kept: dump shows flags 2, the stream is not inspected"
+
+# 20
+inject_opaque D plain
+ktap_result $? "inject: CTA_HELP_INFO opaque flag in libnetfilter_conntrack's encoding (no NLA_F_NESTED) is kept"
 
 # ------------------------------------------------------------ 3. pickup reset
 # 21

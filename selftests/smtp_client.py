@@ -196,19 +196,13 @@ def run_script(c, steps, keep_going=False):
         op, _, arg = st.lstrip().partition(" ")
         if op == "read":
             c.reply()
-        elif op == "expect":
+        elif op in ("expect", "cmd"):
             code = arg.strip()
-            r = c.reply()
-            if not r[-1].startswith(code.encode()):
-                log("EV", "line %d: expected %s, got %r" % (lineno, code, r[-1]))
-                ok = False
-                if not keep_going:
-                    return False
-        elif op == "cmd":
-            text, _, code = arg.rpartition(" ")
-            data = unescape(text) + b"\r\n"
-            log("C", data.rstrip(b"\r\n"))
-            c.send(data)
+            if op == "cmd":
+                text, _, code = arg.rpartition(" ")
+                data = unescape(text) + b"\r\n"
+                log("C", data.rstrip(b"\r\n"))
+                c.send(data)
             r = c.reply()
             if not r[-1].startswith(code.encode()):
                 log("EV", "line %d: expected %s, got %r" % (lineno, code, r[-1]))
