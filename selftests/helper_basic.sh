@@ -21,13 +21,6 @@ ktap_plan 17
 TMP=$(lib_tmpdir) || exit 1
 RUN=$$-$RANDOM
 
-# skip everything left in the plan and finish
-bail() {
-	local why=$1
-	while [ "$KTAP_CNT" -lt "$KTAP_PLAN" ]; do ktap_skip "not-run-$((KTAP_CNT + 1))" "$why"; done
-	ktap_finished
-}
-
 # session FAM NAME: swaks session with a fresh marker; passes if swaks exits 0
 # and the sink dumped a message with the marker.  Sets MARKER.
 session() {
@@ -70,15 +63,8 @@ hold_finish() {
 # flow_has_helper SRC: conntrack entry from SRC to port 25 with helper=smtp
 flow_has_helper() { ct_helper_flows "$NS_GW" | grep -q "src=$1 "; }
 
-# 1
-setup_topo; ktap_result $? "topology: client <-> gw <-> server, v4+v6"
-[ "$KTAP_FAIL" = 0 ] || bail "no topology"
-
-# 2
-load_module; rc=$?
-ktap_result $rc "module: insmod $(basename "$SMTPGUARD_KO")"
-[ $rc = $ksft_skip ] && bail "no module for $(uname -r) at $SMTPGUARD_KO"
-[ $rc = 0 ] || bail "module did not load"
+# 1, 2
+ktap_topo_module
 
 # 3
 attach_helper "$NS_GW"; ktap_result $? "nft: ct helper smtp attached in the gateway (inet)"

@@ -117,6 +117,12 @@ ktap_finished() {
 	exit $rc
 }
 
+# ktap_bail WHY: skip everything left in the plan and finish
+ktap_bail() {
+	while [ "$KTAP_CNT" -lt "$KTAP_PLAN" ]; do ktap_skip "not-run-$((KTAP_CNT + 1))" "$1"; done
+	ktap_finished
+}
+
 # ktap_skip_all REASON: the whole test cannot run
 ktap_skip_all() {
 	ktap_header
@@ -315,6 +321,18 @@ load_module() {
 		modprobe -q "$d" || { ktap_msg "cannot load dependency $d"; return 1; }
 	done
 	insmod "$SMTPGUARD_KO" "$@" || { ktap_msg "insmod $SMTPGUARD_KO $* failed"; return 1; }
+}
+
+# ktap_topo_module: results 1 and 2 of a test that counts its own setup:
+# the topology, then the module; finishes the test if either fails.
+ktap_topo_module() {
+	local rc
+	setup_topo; ktap_result $? "topology: client <-> gw <-> server, v4+v6"
+	[ "$KTAP_FAIL" = 0 ] || ktap_bail "no topology"
+	load_module; rc=$?
+	ktap_result $rc "module: insmod $(basename "$SMTPGUARD_KO")"
+	[ $rc = $ksft_skip ] && ktap_bail "no module for $(uname -r) at $SMTPGUARD_KO"
+	[ $rc = 0 ] || ktap_bail "module did not load"
 }
 
 unload_module() {

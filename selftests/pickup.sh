@@ -38,12 +38,6 @@ ktap_plan 26
 TMP=$(lib_tmpdir) || exit 1
 SINK_LOG=$TMP/sink4.log
 
-bail() {
-	local why=$1
-	while [ "$KTAP_CNT" -lt "$KTAP_PLAN" ]; do ktap_skip "not-run-$((KTAP_CNT + 1))" "$why"; done
-	ktap_finished
-}
-
 in_gw() { ip netns exec "$NS_GW" "$@"; }
 
 # ------------------------------------------------------------ held client
@@ -182,16 +176,21 @@ s = json.load(sys.stdin)
 print(s["sessions"], s["verbs_masked"]["probe"], s["violations"]["pickup"], s["resets"])'
 }
 
-# ------------------------------------------------------------ setup
-# 1
-setup_topo; ktap_result $? "topology: client <-> gw <-> server"
-[ "$KTAP_FAIL" = 0 ] || bail "no topology"
+# Session TAG's two probes at the server: VRFY early-TAG, sent before the
+# safe point, arrived as sent (no masking by guesswork); VRFY late-TAG,
+# sent after it, arrived masked and never whole.
+arrived_untouched() {
+	busywait 10000 sink_mentions "early-$1" && sink_has "VRFY early-$1" ||
+		{ sink_show; return 1; }
+}
+arrived_masked() {
+	busywait 10000 sink_mentions "late-$1" && sink_has "XXXX late-$1" &&
+		! sink_mentions "VRFY late-$1" || { sink_show; return 1; }
+}
 
-# 2
-load_module; rc=$?
-ktap_result $rc "module: insmod $(basename "$SMTPGUARD_KO")"
-[ $rc = $ksft_skip ] && bail "no module for $(uname -r) at $SMTPGUARD_KO"
-[ $rc = 0 ] || bail "module did not load"
+# ------------------------------------------------------------ setup
+# 1, 2
+ktap_topo_module
 modprobe -q nf_conntrack_netlink
 
 # 3: the gateway tracks port 25 without a helper (the late-attach baseline),
@@ -213,7 +212,7 @@ in_gw "$CLI" -j monitor > "$MON" 2>&1 &
 bg_track $!
 sleep 1		# joined the events group by then (TCG is slow)
 ktap_result $rc "gateway tracks port 25 without the helper, smtp-sink up, esmtp policy, monitor running"
-[ $rc = 0 ] || bail "setup failed"
+[ $rc = 0 ] || ktap_bail "setup failed"
 
 # ------------------------------------------------------------ 1. late attach
 read -r S0 P0 V0 R0 <<<"$(stats_vals)"
@@ -247,17 +246,14 @@ fi
 ktap_result $rc "pickup: A's next segment (no SYN) created a new entry with helper=smtp"
 
 # 7: before the safe point nothing is masked by guesswork
-rc=0
-busywait 10000 sink_mentions "early-A" && sink_has "VRFY early-A" || { rc=1; sink_show; }
-ktap_result $rc "pickup: the first command after the pickup (VRFY early-A) reached the server untouched"
+arrived_untouched A
+ktap_result $? "pickup: the first command after the pickup (VRFY early-A) reached the server untouched"
 
 # 8, 9
 held_go A go2; rc9=$?
 [ "$(held_rc A)" = 0 ] || rc9=1
-rc=0
-busywait 10000 sink_mentions "late-A" && sink_has "XXXX late-A" &&
-	! sink_mentions "VRFY late-A" || { rc=1; sink_show; }
-ktap_result $rc "pickup: after the reply to NOOP (safe point) VRFY late-A is masked to XXXX at the server"
+arrived_masked A
+ktap_result $? "pickup: after the reply to NOOP (safe point) VRFY late-A is masked to XXXX at the server"
 [ $rc9 = 0 ] || held_show A
 ktap_result $rc9 "pickup: session A completes with QUIT 221"
 
@@ -316,14 +312,12 @@ ktap_result $rc "inject: ctnetlink dump carries CTA_HELP_INFO (nested, flags 0 =
 
 # 15, 16, 17
 held_go B go1 early; rc=$?
-busywait 10000 sink_mentions "early-B" && sink_has "VRFY early-B" || { rc=1; sink_show; }
+arrived_untouched B || rc=1
 ktap_result $rc "inject: the first command after the injection (VRFY early-B) reached the server untouched"
 held_go B go2; rc17=$?
 [ "$(held_rc B)" = 0 ] || rc17=1
-rc=0
-busywait 10000 sink_mentions "late-B" && sink_has "XXXX late-B" &&
-	! sink_mentions "VRFY late-B" || { rc=1; sink_show; }
-ktap_result $rc "inject: after the reply to NOOP (safe point) VRFY late-B is masked to XXXX at the server"
+arrived_masked B
+ktap_result $? "inject: after the reply to NOOP (safe point) VRFY late-B is masked to XXXX at the server"
 [ $rc17 = 0 ] || held_show B
 ktap_result $rc17 "inject: session B completes with QUIT 221"
 
