@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # smtpguard: top-level build. `make help` lists the targets.
 
-VERSION := 0.1.0
+# One version string for module, tools, man pages and packages: dkms.conf's.
+VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' $(dir $(lastword $(MAKEFILE_LIST)))dkms.conf)
 
 # Kernel headers to build against. Default: the running kernel's; where
 # those are absent (e.g. a build host or container), the newest Debian

@@ -285,6 +285,8 @@ static void usage(FILE *out)
 		"  -t  idle timeout of a connection (default 3600)\n"
 		"  -o  fail open: pass packets when the queue or table is full\n"
 		"  -v  print events on stdout\n"
+		"  -h, --help     this text\n"
+		"  -V, --version  print the version\n"
 		"SIGUSR1 prints counters on stderr.\n");
 }
 
@@ -315,7 +317,13 @@ static int parse_args(int argc, char **argv)
 	char *end;
 	int c;
 
-	while ((c = getopt(argc, argv, "q:p:f:n:t:ovh")) != -1) {
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+
+	while ((c = getopt_long(argc, argv, "q:p:f:n:t:ovhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'q':
 			v = strtoul(optarg, &end, 10);
@@ -350,6 +358,9 @@ static int parse_args(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("smtpguard-nfq %s\n", SMTPGUARD_VERSION);
 			exit(0);
 		default:
 			usage(stderr);

@@ -1016,7 +1016,8 @@ static void usage(FILE *f)
 		"options:\n"
 		"  -j, --json           JSON output (show, stats, monitor)\n"
 		"  -n, --netns NETNS    run in network namespace NETNS (ip netns name or path)\n"
-		"  -h, --help           this text\n", prog);
+		"  -h, --help           this text\n"
+		"  -V, --version        print the version\n", prog);
 }
 
 int main(int argc, char **argv)
@@ -1033,6 +1034,9 @@ int main(int argc, char **argv)
 			netns = argv[++i];
 		} else if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
 			usage(stdout);
+			return 0;
+		} else if (!strcmp(o, "-V") || !strcmp(o, "--version")) {
+			printf("smtpguard %s\n", SMTPGUARD_VERSION);
 			return 0;
 		} else if (!strcmp(o, "--")) {
 			i++;
