@@ -8,6 +8,7 @@
  *	smtpguard [-j] show
  *	smtpguard [-j] stats [reset]
  *	smtpguard [-j] monitor
+ *	smtpguard monitor --syslog
  *	smtpguard preset list|show NAME
  *
  * Exit codes are ABI (scripts test them) and listed in smtpguard(8).
@@ -30,6 +31,7 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <syslog.h>
 
 #include <libmnl/libmnl.h>
 #include <linux/genetlink.h>
@@ -61,6 +63,7 @@ enum {
 
 static const char *prog = "smtpguard";
 static bool json;
+static bool use_syslog;
 static volatile sig_atomic_t stop;
 static uint16_t mon_family;
 
@@ -726,6 +729,39 @@ static void addr_str(const struct nlattr *a, char *out)
 		inet_ntop(AF_INET6, mnl_attr_get_payload(a), out, INET6_ADDRSTRLEN);
 }
 
+#define EVENT_LINE_MAX 512
+
+/* Append to an event line; output past its end is cut, not overrun. */
+static size_t __attribute__((format(printf, 3, 4)))
+lcat(char *line, size_t n, const char *fmt, ...)
+{
+	const size_t size = EVENT_LINE_MAX;
+	va_list ap;
+	int r;
+
+	if (n >= size - 1)
+		return n;
+	va_start(ap, fmt);
+	r = vsnprintf(line + n, size - n, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return n;
+	return n + (size_t)r < size ? n + (size_t)r : size - 1;
+}
+
+/*
+ * Journal priority of an event: enforced violations (drop, reset) are
+ * warnings, logged-only ones notices, masking and TLS/pickup events info.
+ */
+static int event_priority(const struct event *ev)
+{
+	if (ev->kind != SMTPGUARD_EVENT_VIOLATION || !ev->has_action)
+		return LOG_INFO;
+	if (ev->action == SMTPGUARD_ACTION_DROP || ev->action == SMTPGUARD_ACTION_RESET)
+		return LOG_WARNING;
+	return LOG_NOTICE;
+}
+
 static int event_cb(const struct nlmsghdr *nlh, void *data)
 {
 	const struct genlmsghdr *g = mnl_nlmsg_get_payload(nlh);
@@ -835,28 +871,34 @@ static int event_cb(const struct nlmsghdr *nlh, void *data)
 			printf(",\"ct_id\":%u", ev.ct_id);
 		fputs("}\n", stdout);
 	} else {
-		printf("%s", kind_name(ev.kind));
+		char line[EVENT_LINE_MAX];
+		size_t n = 0;
+
+		n = lcat(line, n, "%s", kind_name(ev.kind));
 		if (ev.kind == SMTPGUARD_EVENT_VIOLATION && ev.has_class)
-			printf(" class %s", class_name(ev.klass));
+			n = lcat(line, n, " class %s", class_name(ev.klass));
 		if (ev.has_action)
-			printf(" action %s", action_name(ev.action));
+			n = lcat(line, n, " action %s", action_name(ev.action));
 		if (ev.has_dir)
-			printf(" dir %s", ev.dir ? "server" : "client");
+			n = lcat(line, n, " dir %s", ev.dir ? "server" : "client");
 		if (ev.token[0])
-			printf(" token %s", ev.token);
+			n = lcat(line, n, " token %s", ev.token);
 		if (ev.has_limit && ev.limit)
-			printf(" value %u limit %u", ev.value, ev.limit);
+			n = lcat(line, n, " value %u limit %u", ev.value, ev.limit);
 		if (ev.src[0]) {
 			if (ev.l3 == AF_INET6)
-				printf(" [%s]:%d -> [%s]:%d", ev.src, ev.sport,
-				       ev.dst, ev.dport);
+				n = lcat(line, n, " [%s]:%d -> [%s]:%d", ev.src,
+					 ev.sport, ev.dst, ev.dport);
 			else
-				printf(" %s:%d -> %s:%d", ev.src, ev.sport,
-				       ev.dst, ev.dport);
+				n = lcat(line, n, " %s:%d -> %s:%d", ev.src,
+					 ev.sport, ev.dst, ev.dport);
 		}
 		if (ev.has_ct_id)
-			printf(" id %u", ev.ct_id);
-		putchar('\n');
+			n = lcat(line, n, " id %u", ev.ct_id);
+		if (use_syslog)
+			syslog(event_priority(&ev), "%s", line);
+		else
+			puts(line);
 	}
 	fflush(stdout);
 	return 0;
@@ -895,6 +937,8 @@ static int cmd_monitor(void)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	mon_family = nl.family;
+	if (use_syslog)
+		openlog("smtpguard", LOG_PID, LOG_DAEMON);
 	while (!stop) {
 		ssize_t n = mnl_socket_recvfrom(nl.sk, nl.buf, nl.bufsz);
 		const struct nlmsghdr *m;
@@ -1010,7 +1054,7 @@ static void usage(FILE *f)
 		"  check FILE|PRESET    validate a policy file only\n"
 		"  show                 print the active policy (policy file format)\n"
 		"  stats [reset]        print (or zero) the counters\n"
-		"  monitor              print events as they happen\n"
+		"  monitor [--syslog]   print events as they happen (or send them to syslog)\n"
 		"  preset list          list the preset names\n"
 		"  preset show NAME     print a preset\n"
 		"options:\n"
@@ -1080,6 +1124,10 @@ int main(int argc, char **argv)
 		return cmd_stats(true);
 	if (!strcmp(cmd, "monitor") && argc == 0)
 		return cmd_monitor();
+	if (!strcmp(cmd, "monitor") && argc == 1 && !strcmp(argv[0], "--syslog") && !json) {
+		use_syslog = true;
+		return cmd_monitor();
+	}
 	if (!strcmp(cmd, "preset"))
 		return cmd_preset(argc, argv);
 	if (!strcmp(cmd, "help")) {
