@@ -30,6 +30,7 @@ KMOD_SRC := Kbuild $(wildcard kmod/*.c kmod/*.h kmod/engine/*.c kmod/engine/*.h 
 .PHONY: all module modules-all userspace check check-unit check-install check-vm demo \
 	fuzz bench bench-vm sparse checkpatch install install-module \
 	install-userspace uninstall install-dkms-source dkms-install dkms-uninstall \
+	deb check-deb \
 	clean help
 
 all: module userspace
@@ -63,7 +64,7 @@ modules-all:
 userspace:
 	$(MAKE) -C userspace
 
-check: check-unit check-install check-vm
+check: check-unit check-install check-deb check-vm
 
 # make install/uninstall DESTDIR=... write nothing outside DESTDIR (root).
 check-install: module userspace
@@ -141,7 +142,7 @@ DKMS_KERNELS ?= $(shell for d in /lib/modules/*/build; do \
 
 install-dkms-source:
 	rm -rf $(DKMS_SRC) && install -d $(DKMS_SRC)/kmod
-	cp -r Kbuild Makefile dkms.conf COPYING $(DKMS_SRC)/
+	cp -r Kbuild Makefile dkms.conf $(DKMS_SRC)/
 	cp -r kmod/. $(DKMS_SRC)/kmod/
 
 dkms-install: install-dkms-source
@@ -157,6 +158,21 @@ dkms-uninstall:
 	if dkms status smtpguard/$(VERSION) | grep -q .; then \
 		dkms remove smtpguard/$(VERSION) --all; fi
 	rm -rf $(DKMS_SRC)
+
+# Debian packages into build/deb/, built from a copy of the tracked sources
+# so that neither the tree nor its parent directory collects outputs.
+DEB_DIR := $(BUILD)/deb
+deb:
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/smtpguard-$(VERSION)
+	git ls-files -z --cached --others --exclude-standard | \
+		xargs -0 cp --parents -t $(DEB_DIR)/smtpguard-$(VERSION)
+	cd $(DEB_DIR)/smtpguard-$(VERSION) && dpkg-buildpackage -us -uc -b
+	ls $(DEB_DIR)/*.deb
+
+# The packages build, and lintian finds no error in them.
+check-deb: deb
+	lintian --fail-on error \
+		$(DEB_DIR)/smtpguard_$(VERSION)_*.changes
 
 clean:
 	rm -rf $(BUILD)
