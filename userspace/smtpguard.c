@@ -41,6 +41,7 @@
 #include "../kmod/engine/policy.h"
 #include "policy_file.h"
 #include "policy_preset.h"
+#include "json_str.h"
 
 #ifndef SOL_NETLINK
 #define SOL_NETLINK 270
@@ -121,22 +122,6 @@ static const char *vclass_name(unsigned int v)
 	const char *n = v < SG_VC_MAX ? sg_verb_class_name(v) : NULL;
 
 	return n ? n : "unknown";
-}
-
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = *s;
-
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
 }
 
 /* -------------------------------------------------------------- netlink */
@@ -503,33 +488,134 @@ static void policy_json(FILE *f, const struct sg_policy *p)
  * Parse and compile @arg (file or preset) into @p, printing
  * "file:line:col: message" on error. Returns 0 or an exit code.
  */
-static int load_file(const char *arg, struct sg_policy *p)
+static int pf_exit_code(enum sg_pf_err e)
 {
-	char path[PATH_MAX];
-	struct sg_pf_error e;
-
-	if (sg_policy_resolve(arg, path, sizeof(path))) {
-		errmsg("%s: no such policy file or preset (see: %s preset list)",
-		       arg, prog);
-		return EX_NOFILE;
-	}
-	memset(&e, 0, sizeof(e));
-	switch (sg_policy_parse_file(path, p, &e)) {
+	switch (e) {
 	case SG_PF_OK:
 		return 0;
 	case SG_PF_NOFILE:
-		fprintf(stderr, "%s\n", e.msg[0] ? e.msg : path);
 		return EX_NOFILE;
 	case SG_PF_WORD:
-		fprintf(stderr, "%s\n", e.msg);
 		return EX_UNKNOWN_WORD;
 	case SG_PF_RANGE:
-		fprintf(stderr, "%s\n", e.msg);
 		return EX_RANGE;
 	default:	/* syntax, invalid action, contradiction */
-		fprintf(stderr, "%s\n", e.msg);
 		return EX_SYNTAX;
 	}
+}
+
+/* The whole of @f into a malloc()ed NUL-terminated string, or NULL. */
+static char *read_all(FILE *f)
+{
+	size_t len = 0, cap = 4096;
+	char *buf = malloc(cap), *nb;
+
+	while (buf) {
+		len += fread(buf + len, 1, cap - len - 1, f);
+		if (ferror(f))
+			break;
+		if (feof(f)) {
+			buf[len] = '\0';
+			return buf;
+		}
+		if (cap - len - 1 == 0) {
+			if (cap >= (1u << 24))	/* 16 MiB: no policy is that big */
+				break;
+			nb = realloc(buf, cap * 2);
+			if (!nb)
+				break;
+			buf = nb;
+			cap *= 2;
+		}
+	}
+	free(buf);
+	return NULL;
+}
+
+/* Whether @text holds nothing but comments and white space. */
+static bool policy_text_empty(const char *text)
+{
+	bool comment = false;
+
+	for (; *text; text++) {
+		if (*text == '\n')
+			comment = false;
+		else if (*text == '#')
+			comment = true;
+		else if (!comment && *text != ' ' && *text != '\t' && *text != '\r')
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Parse ARG (a file, a preset name, or "-" for standard input) into @p.
+ * Every error is printed, not only the first: after an error the parser
+ * runs again with that line blanked (line numbers stay), up to 50 errors.
+ * The exit code is the first error's. A policy that allows no verb at all
+ * masks every command; it is accepted with a warning.
+ */
+static int load_file(const char *arg, struct sg_policy *p)
+{
+	char path[PATH_MAX], *text, *line;
+	const char *name = arg;
+	struct sg_pf_error e;
+	int ret = 0, n_err = 0;
+	unsigned int i;
+	FILE *f;
+
+	if (!strcmp(arg, "-")) {
+		name = "<stdin>";
+		f = stdin;
+	} else {
+		if (sg_policy_resolve(arg, path, sizeof(path))) {
+			errmsg("%s: no such policy file or preset (see: %s preset list)",
+			       arg, prog);
+			return EX_NOFILE;
+		}
+		name = path;
+		f = fopen(path, "r");
+		if (!f) {
+			errmsg("%s: %s", path, strerror(errno));
+			return EX_NOFILE;
+		}
+	}
+	errno = 0;
+	text = read_all(f);
+	if (f != stdin)
+		fclose(f);
+	if (!text) {
+		errmsg("%s: cannot read: %s", name, errno ? strerror(errno) : "too large");
+		return EX_NOFILE;
+	}
+
+	for (;;) {
+		enum sg_pf_err r;
+
+		memset(&e, 0, sizeof(e));
+		r = sg_policy_parse_string(name, text, p, &e);
+		if (r == SG_PF_OK)
+			break;
+		fprintf(stderr, "%s\n", e.msg);
+		if (!ret)
+			ret = pf_exit_code(r);
+		if (!e.line || ++n_err >= 50)
+			break;
+		/* blank line e.line, keep its newline */
+		for (line = text, i = 1; *line && i < e.line; line++)
+			if (*line == '\n')
+				i++;
+		if (!*line)
+			break;
+		for (; *line && *line != '\n'; line++)
+			*line = ' ';
+	}
+	if (!ret && p->n_verbs == 0)
+		errmsg("warning: %s: %s: every SMTP command will be masked",
+		       name, policy_text_empty(text) ? "the file is empty"
+						     : "the policy allows no verbs");
+	free(text);
+	return ret;
 }
 
 /* ------------------------------------------------------------- commands */
