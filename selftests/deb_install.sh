@@ -32,7 +32,7 @@ DEBS=("$@")
 module_loaded && ktap_skip_all "nf_conntrack_smtp already loaded"
 
 ktap_header
-ktap_plan 24
+ktap_plan 25
 
 TMP=$(lib_tmpdir) || exit 1
 RUN=$$-$RANDOM
@@ -90,6 +90,7 @@ session() {
 		{ ktap_msg "mail $m not dumped"; return 1; }
 }
 banner_masked() { grep -q '^<-  220 \*\*\*' "$TMP/$1.out"; }
+st_listening() { ip netns exec "$NS_SERVER" ss -Hltn "sport = :$1" | grep -q .; }
 helper_on_flows() { ip netns exec "$NS_GW" conntrack -L -p tcp 2>/dev/null | grep -q 'helper=smtp'; }
 
 # The kernel helper's per-namespace policy, as "smtpguard show" prints it.
@@ -110,28 +111,35 @@ syslog_start() {
 	busywait 5000 test -S /dev/log
 }
 
+# result RC DESC [DIAGNOSTIC]: one KTAP result; the diagnostic on failure
+result() { ktap_result "$1" "$2"; [ "$1" = 0 ] || [ -z "${3:-}" ] || ktap_msg "$3"; }
+
+# dkms and dpkg's scripts use <(...), i.e. /dev/fd, which systemd-udevd
+# would create at boot; this guest's devtmpfs lacks it.
+[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
+
 BEFORE=$(footprint)
 defer purge
 
-# 1-3: install
+# install
 t0=$(date +%s)
 apt-get install -y -q --no-install-recommends "${DEBS[@]}" >"$TMP/install.log" 2>&1
-ktap_result $? "apt-get install ./smtpguard-dkms ./smtpguard ($(( $(date +%s) - t0 )) s)" ||
-	ktap_msg "$(tail -n 30 "$TMP/install.log")"
+result $? "apt-get install ./smtpguard-dkms ./smtpguard ($(( $(date +%s) - t0 )) s)" \
+	"$(tail -n 30 "$TMP/install.log")"
 dkms status smtpguard -k "$KVER" | grep -q ': installed'
-ktap_result $? "dkms built and installed the module for $KVER: $(dkms status smtpguard -k "$KVER")" ||
-	ktap_msg "$(tail -n 30 /var/lib/dkms/smtpguard/*/build/make.log 2>/dev/null)"
+result $? "dkms built and installed the module for $KVER: $(dkms status smtpguard -k "$KVER")" \
+	"$(tail -n 30 /var/lib/dkms/smtpguard/*/build/make.log 2>/dev/null)"
 v=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' /usr/src/smtpguard-*/dkms.conf)
 [ -n "$v" ] && [ "$(modinfo -F version nf_conntrack_smtp)" = "$v" ] &&
 	[ "$(smtpguard -V)" = "smtpguard $v" ] && [ "$(smtpguard-nfq -V)" = "smtpguard-nfq $v" ] &&
 	dpkg-query -W -f='${Version}' smtpguard | grep -qx "$v"
 ktap_result $? "one version everywhere: modinfo, smtpguard -V, smtpguard-nfq -V, package: $v"
 
-# 4
+# 
 out=$(systemd-analyze verify "$UNIT" "$MONUNIT" /lib/systemd/system/smtpguard-nfq.service 2>&1)
-ktap_result $? "systemd-analyze verify: the three units" || ktap_msg "$out"
+result $? "systemd-analyze verify: the three units" "$out"
 
-# 5, 6: topology and the boot steps
+# topology and the boot steps
 setup_topo; ktap_result $? "topology: client <-> gw <-> server"
 [ "$KTAP_FAIL" = 0 ] || ktap_bail "no packages or no topology"
 start_sink "$TMP" || ktap_bail "no smtp-sink"
@@ -140,15 +148,22 @@ start_sink "$TMP" || ktap_bail "no smtp-sink"
 sed -i -e 's/^banner pass/banner mask/' -e 's/^limit command-line .*/limit command-line 100/' "$CONF"
 boot; ktap_result $? "boot: modules-load.d, nft include of /etc/smtpguard/smtpguard.nft, smtpguard.service ExecStart"
 
-# 7-10
+# 
 gw_show | grep -qx 'banner mask'
 ktap_result $? "the active policy is /etc/smtpguard/smtpguard.conf's (banner mask)"
 session first; ktap_result $? "mail through the gateway arrives"
-banner_masked first; ktap_result $? "the server banner reached the client masked (policy from /etc)" ||
-	ktap_msg "$(grep '^<-  220' "$TMP/first.out")"
+banner_masked first
+result $? "the server banner reached the client masked (policy from /etc)" \
+	"$(grep '^<-  220' "$TMP/first.out")"
 helper_on_flows; ktap_result $? "conntrack: flows carry helper=smtp (attached by the shipped nft file)"
+ip netns exec "$NS_SERVER" smtp-sink -u nobody -h smtp-sink.test -d "$TMP/dump/%M." \
+	"$SERVER4:587" 64 >"$TMP/sink587.log" 2>&1 &
+bg_track $!
+busywait 10000 st_listening 587 && session submission --port 587 && banner_masked submission
+result $? "port 587 (submission): the same helper \"smtp\" filters it, banner masked" \
+	"$(grep '^<-  220' "$TMP/submission.out" 2>/dev/null)"
 
-# 11-12: events into syslog through the monitor unit's command line
+# events into syslog through the monitor unit's command line
 syslog_start && {
 	ip netns exec "$NS_GW" sh -c "exec $(unit_cmds "$MONUNIT" ExecStart)" &
 	bg_track $!
@@ -162,10 +177,10 @@ case "$line" in
 "<29>"*" smtpguard["*"]: violation class command-line action log dir client "*) ;;
 *) false ;;
 esac && case "$line" in *" limit 100 $CLIENT4:"*" -> $SERVER4:25 id "*) ;; *) false ;; esac
-ktap_result $? "smtpguard monitor --syslog: daemon.notice with class, direction, limit, tuple" ||
-	ktap_msg "syslog: $(cat "$TMP/syslog" 2>/dev/null)"
+result $? "smtpguard monitor --syslog: daemon.notice with class, direction, limit, tuple" \
+	"syslog: $(cat "$TMP/syslog" 2>/dev/null)"
 
-# 13, 14: systemctl reload runs ExecReload
+# systemctl reload runs ExecReload
 sed -i 's/^banner mask/banner pass/' "$CONF"
 run_unit ExecReload && gw_show | grep -qx 'banner pass'
 ktap_result $? "ExecReload loads the edited file (banner pass)"
@@ -173,7 +188,7 @@ session reloaded && ! banner_masked reloaded
 ktap_result $? "mail arrives, banner no longer masked"
 sed -i 's/^banner pass/banner mask/' "$CONF"
 
-# 15-19: simulated reboot: rules and module gone, policy lost with them
+# simulated reboot: rules and module gone, policy lost with them
 ip netns exec "$NS_GW" nft delete table inet smtpguard
 modprobe -r nf_conntrack_smtp && ! module_loaded
 ktap_result $? "reboot: module unloaded, helper rules removed"
@@ -184,11 +199,11 @@ session rebooted && banner_masked rebooted
 ktap_result $? "reboot: mail arrives, banner masked"
 helper_on_flows; ktap_result $? "reboot: flows carry helper=smtp"
 
-# 20-24: removal
+# removal
 ip netns exec "$NS_GW" nft delete table inet smtpguard
 modprobe -r nf_conntrack_smtp
 apt-get purge -y -q smtpguard smtpguard-dkms >"$TMP/purge.log" 2>&1
-ktap_result $? "apt-get purge smtpguard smtpguard-dkms" || ktap_msg "$(tail -n 20 "$TMP/purge.log")"
+result $? "apt-get purge smtpguard smtpguard-dkms" "$(tail -n 20 "$TMP/purge.log")"
 ! ls -d /usr/src/smtpguard-* /var/lib/dkms/smtpguard 2>/dev/null | grep -q .
 ktap_result $? "no DKMS tree or source left"
 ! grep -q nf_conntrack_smtp "/lib/modules/$KVER/modules.dep" && ! modinfo nf_conntrack_smtp >/dev/null 2>&1
@@ -197,7 +212,7 @@ ktap_result $? "no module left for $KVER (modules.dep, modinfo)"
 ktap_result $? "no /etc/smtpguard, no enabled-unit links"
 AFTER=$(footprint)
 diff <(echo "$BEFORE") <(echo "$AFTER") >"$TMP/footprint.diff"
-ktap_result $? "nothing else left behind (/etc, /usr/src, /usr/sbin, units, /var/lib/dkms, dpkg info, /lib/modules/$KVER)" ||
-	ktap_msg "$(head -n 30 "$TMP/footprint.diff")"
+result $? "nothing else left behind (/etc, /usr/src, /usr/sbin, units, /var/lib/dkms, dpkg info, /lib/modules/$KVER)" \
+	"$(head -n 30 "$TMP/footprint.diff")"
 
 ktap_finished
