@@ -169,6 +169,9 @@ deb:
 	cd $(DEB_DIR)/smtpguard-$(VERSION) && dpkg-buildpackage -us -uc -b
 	ls $(DEB_DIR)/*.deb
 
+# selftests/deb_install.sh installs these packages in the guest.
+check-vm: deb
+
 # The packages build, and lintian finds no error in them.
 check-deb: deb
 	lintian --fail-on error \
