@@ -145,8 +145,11 @@ install-dkms-source:
 	cp -r Kbuild Makefile dkms.conf $(DKMS_SRC)/
 	cp -r kmod/. $(DKMS_SRC)/kmod/
 
-dkms-install: install-dkms-source
+dkms-install:
 	@test -n "$(DKMS_KERNELS)" || { echo "dkms-install: no kernel with headers under /lib/modules/*/build" >&2; exit 1; }
+	@! dkms status smtpguard/$(VERSION) | grep . || { \
+		echo "dkms-install: smtpguard/$(VERSION) is registered already; make dkms-uninstall first" >&2; exit 1; }
+	$(MAKE) --no-print-directory install-dkms-source
 	dkms add smtpguard/$(VERSION)
 	@set -e; for k in $(DKMS_KERNELS); do \
 		echo "dkms-install: building for $$k"; \
