@@ -843,9 +843,15 @@ static int event_priority(const struct event *ev)
 {
 	if (ev->kind != SMTPGUARD_EVENT_VIOLATION || !ev->has_action)
 		return LOG_INFO;
-	if (ev->action == SMTPGUARD_ACTION_DROP || ev->action == SMTPGUARD_ACTION_RESET)
+	switch (ev->action) {
+	case SMTPGUARD_ACTION_DROP:
+	case SMTPGUARD_ACTION_RESET:
 		return LOG_WARNING;
-	return LOG_NOTICE;
+	case SMTPGUARD_ACTION_LOG:
+		return LOG_NOTICE;
+	default:
+		return LOG_INFO;
+	}
 }
 
 static int event_cb(const struct nlmsghdr *nlh, void *data)
