@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # smtpguard: top-level build. `make help` lists the targets.
 
-VERSION := 0.1.0
+# One version string for module, tools, man pages and packages: dkms.conf's.
+VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' $(dir $(lastword $(MAKEFILE_LIST)))dkms.conf)
 
 # Kernel headers to build against. Default: the running kernel's; where
 # those are absent (e.g. a build host or container), the newest Debian
@@ -26,8 +27,11 @@ DESTDIR ?=
 KMOD_SRC := Kbuild $(wildcard kmod/*.c kmod/*.h kmod/engine/*.c kmod/engine/*.h \
 			       kmod/uapi/*.h kmod/probes/*.c) kmod/probe-compat.sh
 
-.PHONY: all module modules-all userspace check check-unit check-vm demo \
-	fuzz bench bench-vm sparse checkpatch install dkms-install clean help
+.PHONY: all module modules-all userspace check check-unit check-install check-vm demo \
+	fuzz bench bench-vm sparse checkpatch install install-module \
+	install-userspace uninstall install-dkms-source dkms-install dkms-uninstall \
+	deb check-deb \
+	clean help
 
 all: module userspace
 
@@ -37,7 +41,9 @@ help:
 	@echo "make check           unit tests, fuzzer, then VM selftests on: $(KERNELS)"
 	@echo "make demo            boot the VM and push real mail through the helper"
 	@echo "make fuzz | bench | bench-vm | sparse | checkpatch"
-	@echo "make install | dkms-install | clean"
+	@echo "make install | uninstall [DESTDIR=...] [PREFIX=/usr/local]"
+	@echo "make dkms-install | dkms-uninstall   DKMS, every kernel with headers"
+	@echo "make clean"
 
 # Out-of-tree builds put objects next to the sources, so each kernel gets
 # its own shadow tree of symlinks under build/KVER/.
@@ -58,7 +64,11 @@ modules-all:
 userspace:
 	$(MAKE) -C userspace
 
-check: check-unit check-vm
+check: check-unit check-install check-deb check-vm
+
+# make install/uninstall DESTDIR=... write nothing outside DESTDIR (root).
+check-install: module userspace
+	KDIR=$(KDIR) tests/install/check-install.sh
 
 check-unit:
 	$(MAKE) -C tests check
@@ -104,19 +114,71 @@ checkpatch:
 	cat $(BUILD)/checkpatch.log; \
 	! grep -E '^(WARNING|ERROR|CHECK)' $(BUILD)/checkpatch.log && [ $$rc -eq 0 ]
 
-install: module userspace
-	$(MAKE) -C $(KDIR) M=$(KOBJ) INSTALL_MOD_DIR=updates modules_install
-	depmod -a $(KVER) || true
+# Everything under DESTDIR; the module through INSTALL_MOD_PATH (depmod
+# runs on DESTDIR's tree, or on the live one when DESTDIR is empty).
+install: install-module install-userspace
+
+install-module: module
+	$(MAKE) -C $(KDIR) M=$(KOBJ) INSTALL_MOD_PATH=$(DESTDIR) INSTALL_MOD_DIR=updates \
+		modules_install
+	if [ -z "$(DESTDIR)" ]; then depmod -a $(KVER); fi
+
+install-userspace: userspace
 	$(MAKE) -C userspace install DESTDIR=$(DESTDIR) PREFIX=$(PREFIX)
 
+uninstall:
+	rm -f $(DESTDIR)/lib/modules/$(KVER)/updates/nf_conntrack_smtp.ko*
+	if [ -z "$(DESTDIR)" ]; then depmod -a $(KVER); fi
+	$(MAKE) -C userspace uninstall DESTDIR=$(DESTDIR) PREFIX=$(PREFIX)
+
+# DKMS: register this version's source and build and install it for every
+# installed kernel with headers; any failure stops with dkms's own error.
+# DKMS_KERNELS narrows the list; dkms-uninstall removes every trace.
 DKMS_SRC := $(DESTDIR)/usr/src/smtpguard-$(VERSION)
+DKMS_KERNELS ?= $(shell for d in /lib/modules/*/build; do \
+		  [ -e "$$d/include/generated/utsrelease.h" ] && \
+		  sed -n 's/.*UTS_RELEASE "\(.*\)"/\1/p' $$d/include/generated/utsrelease.h; \
+		  done 2>/dev/null | sort -uV)
+
+install-dkms-source:
+	rm -rf $(DKMS_SRC) && install -d $(DKMS_SRC)/kmod
+	cp -r Kbuild Makefile dkms.conf $(DKMS_SRC)/
+	cp -r kmod/. $(DKMS_SRC)/kmod/
+
 dkms-install:
-	rm -rf $(DKMS_SRC) && mkdir -p $(DKMS_SRC)
-	cp -r Kbuild Makefile dkms.conf kmod $(DKMS_SRC)/
-	sed -i 's/@VERSION@/$(VERSION)/' $(DKMS_SRC)/dkms.conf
-	dkms add smtpguard/$(VERSION) || true
-	dkms build smtpguard/$(VERSION) -k $(KVER)
-	dkms install smtpguard/$(VERSION) -k $(KVER) --force
+	@test -n "$(DKMS_KERNELS)" || { echo "dkms-install: no kernel with headers under /lib/modules/*/build" >&2; exit 1; }
+	@! dkms status smtpguard/$(VERSION) | grep . || { \
+		echo "dkms-install: smtpguard/$(VERSION) is registered already; make dkms-uninstall first" >&2; exit 1; }
+	$(MAKE) --no-print-directory install-dkms-source
+	dkms add smtpguard/$(VERSION)
+	@set -e; for k in $(DKMS_KERNELS); do \
+		echo "dkms-install: building for $$k"; \
+		dkms build smtpguard/$(VERSION) -k $$k; \
+		dkms install smtpguard/$(VERSION) -k $$k; \
+	done
+
+dkms-uninstall:
+	if dkms status smtpguard/$(VERSION) | grep -q .; then \
+		dkms remove smtpguard/$(VERSION) --all; fi
+	rm -rf $(DKMS_SRC)
+
+# Debian packages into build/deb/, built from a copy of the tracked sources
+# so that neither the tree nor its parent directory collects outputs.
+DEB_DIR := $(BUILD)/deb
+deb:
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/smtpguard-$(VERSION)
+	git ls-files -z --cached --others --exclude-standard | \
+		xargs -0 cp --parents -t $(DEB_DIR)/smtpguard-$(VERSION)
+	cd $(DEB_DIR)/smtpguard-$(VERSION) && dpkg-buildpackage -us -uc -b
+	ls $(DEB_DIR)/*.deb
+
+# selftests/deb_install.sh installs these packages in the guest.
+check-vm: deb
+
+# The packages build, and lintian finds no error in them.
+check-deb: deb
+	lintian --fail-on error \
+		$(DEB_DIR)/smtpguard_$(VERSION)_*.changes
 
 clean:
 	rm -rf $(BUILD)

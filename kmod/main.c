@@ -13,15 +13,21 @@
 #include "pernet.h"
 
 #define SMTP_PORT	25
-#define MAX_PORTS	8
 
-static u16 ports[MAX_PORTS];
+/*
+ * One helper name, "smtp", for every port: nftables and iptables attach a
+ * helper by name to whatever ports their rule matches (tcp dport { 25, 587 }
+ * ct helper set "smtp"), and since Linux 6.0 nothing assigns helpers by
+ * port, so the port in the helper's tuple only has to be unique. "ports="
+ * used to register "smtp-PORT" helpers, which nothing could autoload; it is
+ * still accepted so that old modprobe.d lines keep working, and ignored.
+ */
+static u16 ports[8];
 static unsigned int ports_c;
 module_param_array(ports, ushort, &ports_c, 0400);
-MODULE_PARM_DESC(ports, "TCP ports of SMTP servers (default 25; up to 8)");
+MODULE_PARM_DESC(ports, "ignored: attach helper \"smtp\" to any port with nftables");
 
-static struct nf_conntrack_helper smtp_helpers[MAX_PORTS * 2] __read_mostly;
-static char smtp_names[MAX_PORTS][NF_CT_HELPER_NAME_LEN];
+static struct nf_conntrack_helper smtp_helpers[2] __read_mostly;
 
 /* The helper creates no expectations. */
 static const struct nf_conntrack_expect_policy smtp_exp_policy = {
@@ -31,25 +37,16 @@ static const struct nf_conntrack_expect_policy smtp_exp_policy = {
 
 static void smtp_helpers_setup(void)
 {
-	unsigned int i, j;
+	unsigned int j;
 
-	for (i = 0; i < ports_c; i++) {
-		/* As ftp: "smtp" on the default port, "smtp-PORT" elsewhere. */
-		if (ports[i] == SMTP_PORT)
-			strscpy(smtp_names[i], "smtp", sizeof(smtp_names[i]));
-		else
-			snprintf(smtp_names[i], sizeof(smtp_names[i]), "smtp-%u",
-				 ports[i]);
-		for (j = 0; j < 2; j++) {
-			struct nf_conntrack_helper *h = &smtp_helpers[2 * i + j];
+	for (j = 0; j < ARRAY_SIZE(smtp_helpers); j++) {
+		struct nf_conntrack_helper *h = &smtp_helpers[j];
 
-			smtpguard_helper_init(h, j ? AF_INET6 : AF_INET,
-					      smtp_names[i], ports[i], ports[i],
-					      &smtp_exp_policy, smtp_help,
-					      smtp_from_nlattr, THIS_MODULE);
-			h->destroy = smtp_conn_destroy;
-			h->to_nlattr = smtp_to_nlattr;
-		}
+		smtpguard_helper_init(h, j ? AF_INET6 : AF_INET, "smtp",
+				      SMTP_PORT, SMTP_PORT, &smtp_exp_policy,
+				      smtp_help, smtp_from_nlattr, THIS_MODULE);
+		h->destroy = smtp_conn_destroy;
+		h->to_nlattr = smtp_to_nlattr;
 	}
 }
 
@@ -57,8 +54,8 @@ static int __init nf_conntrack_smtp_init(void)
 {
 	int ret;
 
-	if (ports_c == 0)
-		ports[ports_c++] = SMTP_PORT;
+	if (ports_c)
+		pr_notice("nf_conntrack_smtp: ports= is ignored; attach helper \"smtp\" to any port with nftables\n");
 
 	ret = smtp_conn_cache_init();
 	if (ret)
@@ -71,7 +68,7 @@ static int __init nf_conntrack_smtp_init(void)
 		goto err_pernet;
 
 	smtp_helpers_setup();
-	ret = nf_conntrack_helpers_register(smtp_helpers, ports_c * 2);
+	ret = nf_conntrack_helpers_register(smtp_helpers, ARRAY_SIZE(smtp_helpers));
 	if (ret) {
 		pr_err("nf_conntrack_smtp: failed to register helpers: %d\n", ret);
 		goto err_nl;
@@ -90,7 +87,7 @@ err_cache:
 static void __exit nf_conntrack_smtp_exit(void)
 {
 	smtp_conn_release_all();
-	nf_conntrack_helpers_unregister(smtp_helpers, ports_c * 2);
+	nf_conntrack_helpers_unregister(smtp_helpers, ARRAY_SIZE(smtp_helpers));
 	smtp_nl_exit();
 	smtp_pernet_exit();
 	smtp_conn_cache_exit();
@@ -102,5 +99,6 @@ module_exit(nf_conntrack_smtp_exit);
 MODULE_LICENSE("GPL");
 MODULE_AUTHOR("smtpguard developers");
 MODULE_DESCRIPTION("SMTP inspection conntrack helper");
+MODULE_VERSION(SMTPGUARD_VERSION);
 MODULE_ALIAS("ip_conntrack_smtp");
 MODULE_ALIAS_NFCT_HELPER("smtp");

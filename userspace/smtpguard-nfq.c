@@ -51,7 +51,7 @@ struct nfq_counters {
 	uint64_t rewrites, untracked, events;
 };
 
-static volatile sig_atomic_t stop_requested, dump_requested;
+static volatile sig_atomic_t stop_requested, dump_requested, reload_requested;
 static struct sg_policy policy;
 static struct nfq_flow_table flows;
 static struct nfq_counters counters;
@@ -68,8 +68,36 @@ static void on_signal(int sig)
 {
 	if (sig == SIGUSR1)
 		dump_requested = 1;
+	else if (sig == SIGHUP)
+		reload_requested = 1;
 	else
 		stop_requested = 1;
+}
+
+/*
+ * Parse the policy again; on success it replaces the active one between
+ * two packets, with the next generation so that connections in the middle
+ * of a word finish it as the kernel helper does (policy.h). On failure the
+ * active policy stays.
+ */
+static int load_policy(void)
+{
+	char path[PATH_MAX];
+	struct sg_pf_error perr;
+	struct sg_policy next;
+
+	if (sg_policy_resolve(opts.policy, path, sizeof(path))) {
+		fprintf(stderr, "smtpguard-nfq: %s: no such policy file or preset\n",
+			opts.policy);
+		return -1;
+	}
+	if (sg_policy_parse_file(path, &next, &perr) != SG_PF_OK) {
+		fprintf(stderr, "smtpguard-nfq: %s\n", perr.msg);
+		return -1;
+	}
+	next.generation = policy.generation + 1;
+	policy = next;
+	return 0;
 }
 
 static uint64_t now_seconds(void)
@@ -285,7 +313,9 @@ static void usage(FILE *out)
 		"  -t  idle timeout of a connection (default 3600)\n"
 		"  -o  fail open: pass packets when the queue or table is full\n"
 		"  -v  print events on stdout\n"
-		"SIGUSR1 prints counters on stderr.\n");
+		"  -h, --help     this text\n"
+		"  -V, --version  print the version\n"
+		"SIGUSR1 prints counters on stderr; SIGHUP reloads the policy file.\n");
 }
 
 static int parse_ports(const char *arg)
@@ -315,7 +345,13 @@ static int parse_args(int argc, char **argv)
 	char *end;
 	int c;
 
-	while ((c = getopt(argc, argv, "q:p:f:n:t:ovh")) != -1) {
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+
+	while ((c = getopt_long(argc, argv, "q:p:f:n:t:ovhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'q':
 			v = strtoul(optarg, &end, 10);
@@ -351,6 +387,9 @@ static int parse_args(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			exit(0);
+		case 'V':
+			printf("smtpguard-nfq %s\n", SMTPGUARD_VERSION);
+			exit(0);
 		default:
 			usage(stderr);
 			return -1;
@@ -370,23 +409,14 @@ bad_extra:
 int main(int argc, char **argv)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE + 0xffff];
-	char path[PATH_MAX];
-	struct sg_pf_error perr;
 	struct mnl_socket *nl;
 	struct sigaction sa;
 	int ret;
 
 	if (parse_args(argc, argv))
 		return 2;
-	if (sg_policy_resolve(opts.policy, path, sizeof(path))) {
-		fprintf(stderr, "smtpguard-nfq: %s: no such policy file or preset\n",
-			opts.policy);
+	if (load_policy())
 		return 3;
-	}
-	if (sg_policy_parse_file(path, &policy, &perr) != SG_PF_OK) {
-		fprintf(stderr, "smtpguard-nfq: %s\n", perr.msg);
-		return 3;
-	}
 	if (nfq_flow_table_init(&flows, opts.table_size, opts.idle_timeout)) {
 		fprintf(stderr, "smtpguard-nfq: no memory for %u flows\n",
 			opts.table_size);
@@ -398,6 +428,7 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 
 	nl = mnl_socket_open(NETLINK_NETFILTER);
 	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
@@ -424,6 +455,12 @@ int main(int argc, char **argv)
 		if (dump_requested) {
 			dump_requested = 0;
 			dump_counters(stderr);
+		}
+		if (reload_requested) {
+			reload_requested = 0;
+			if (!load_policy())
+				fprintf(stderr, "smtpguard-nfq: policy %s reloaded\n",
+					opts.policy);
 		}
 		if (n < 0) {
 			if (errno == EINTR || errno == ENOBUFS)

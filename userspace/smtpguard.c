@@ -8,6 +8,7 @@
  *	smtpguard [-j] show
  *	smtpguard [-j] stats [reset]
  *	smtpguard [-j] monitor
+ *	smtpguard monitor --syslog
  *	smtpguard preset list|show NAME
  *
  * Exit codes are ABI (scripts test them) and listed in smtpguard(8).
@@ -30,6 +31,7 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <syslog.h>
 
 #include <libmnl/libmnl.h>
 #include <linux/genetlink.h>
@@ -39,6 +41,7 @@
 #include "../kmod/engine/policy.h"
 #include "policy_file.h"
 #include "policy_preset.h"
+#include "json_str.h"
 
 #ifndef SOL_NETLINK
 #define SOL_NETLINK 270
@@ -61,6 +64,7 @@ enum {
 
 static const char *prog = "smtpguard";
 static bool json;
+static bool use_syslog;
 static volatile sig_atomic_t stop;
 static uint16_t mon_family;
 
@@ -118,22 +122,6 @@ static const char *vclass_name(unsigned int v)
 	const char *n = v < SG_VC_MAX ? sg_verb_class_name(v) : NULL;
 
 	return n ? n : "unknown";
-}
-
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = *s;
-
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
 }
 
 /* -------------------------------------------------------------- netlink */
@@ -500,33 +488,134 @@ static void policy_json(FILE *f, const struct sg_policy *p)
  * Parse and compile @arg (file or preset) into @p, printing
  * "file:line:col: message" on error. Returns 0 or an exit code.
  */
-static int load_file(const char *arg, struct sg_policy *p)
+static int pf_exit_code(enum sg_pf_err e)
 {
-	char path[PATH_MAX];
-	struct sg_pf_error e;
-
-	if (sg_policy_resolve(arg, path, sizeof(path))) {
-		errmsg("%s: no such policy file or preset (see: %s preset list)",
-		       arg, prog);
-		return EX_NOFILE;
-	}
-	memset(&e, 0, sizeof(e));
-	switch (sg_policy_parse_file(path, p, &e)) {
+	switch (e) {
 	case SG_PF_OK:
 		return 0;
 	case SG_PF_NOFILE:
-		fprintf(stderr, "%s\n", e.msg[0] ? e.msg : path);
 		return EX_NOFILE;
 	case SG_PF_WORD:
-		fprintf(stderr, "%s\n", e.msg);
 		return EX_UNKNOWN_WORD;
 	case SG_PF_RANGE:
-		fprintf(stderr, "%s\n", e.msg);
 		return EX_RANGE;
 	default:	/* syntax, invalid action, contradiction */
-		fprintf(stderr, "%s\n", e.msg);
 		return EX_SYNTAX;
 	}
+}
+
+/* The whole of @f into a malloc()ed NUL-terminated string, or NULL. */
+static char *read_all(FILE *f)
+{
+	size_t len = 0, cap = 4096;
+	char *buf = malloc(cap), *nb;
+
+	while (buf) {
+		len += fread(buf + len, 1, cap - len - 1, f);
+		if (ferror(f))
+			break;
+		if (feof(f)) {
+			buf[len] = '\0';
+			return buf;
+		}
+		if (cap - len - 1 == 0) {
+			if (cap >= (1u << 24))	/* 16 MiB: no policy is that big */
+				break;
+			nb = realloc(buf, cap * 2);
+			if (!nb)
+				break;
+			buf = nb;
+			cap *= 2;
+		}
+	}
+	free(buf);
+	return NULL;
+}
+
+/* Whether @text holds nothing but comments and white space. */
+static bool policy_text_empty(const char *text)
+{
+	bool comment = false;
+
+	for (; *text; text++) {
+		if (*text == '\n')
+			comment = false;
+		else if (*text == '#')
+			comment = true;
+		else if (!comment && *text != ' ' && *text != '\t' && *text != '\r')
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Parse ARG (a file, a preset name, or "-" for standard input) into @p.
+ * Every error is printed, not only the first: after an error the parser
+ * runs again with that line blanked (line numbers stay), up to 50 errors.
+ * The exit code is the first error's. A policy that allows no verb at all
+ * masks every command; it is accepted with a warning.
+ */
+static int load_file(const char *arg, struct sg_policy *p)
+{
+	char path[PATH_MAX], *text, *line;
+	const char *name = arg;
+	struct sg_pf_error e;
+	int ret = 0, n_err = 0;
+	unsigned int i;
+	FILE *f;
+
+	if (!strcmp(arg, "-")) {
+		name = "<stdin>";
+		f = stdin;
+	} else {
+		if (sg_policy_resolve(arg, path, sizeof(path))) {
+			errmsg("%s: no such policy file or preset (see: %s preset list)",
+			       arg, prog);
+			return EX_NOFILE;
+		}
+		name = path;
+		f = fopen(path, "r");
+		if (!f) {
+			errmsg("%s: %s", path, strerror(errno));
+			return EX_NOFILE;
+		}
+	}
+	errno = 0;
+	text = read_all(f);
+	if (f != stdin)
+		fclose(f);
+	if (!text) {
+		errmsg("%s: cannot read: %s", name, errno ? strerror(errno) : "too large");
+		return EX_NOFILE;
+	}
+
+	for (;;) {
+		enum sg_pf_err r;
+
+		memset(&e, 0, sizeof(e));
+		r = sg_policy_parse_string(name, text, p, &e);
+		if (r == SG_PF_OK)
+			break;
+		fprintf(stderr, "%s\n", e.msg);
+		if (!ret)
+			ret = pf_exit_code(r);
+		if (!e.line || ++n_err >= 50)
+			break;
+		/* blank line e.line, keep its newline */
+		for (line = text, i = 1; *line && i < e.line; line++)
+			if (*line == '\n')
+				i++;
+		if (!*line)
+			break;
+		for (; *line && *line != '\n'; line++)
+			*line = ' ';
+	}
+	if (!ret && p->n_verbs == 0)
+		errmsg("warning: %s: %s: every SMTP command will be masked",
+		       name, policy_text_empty(text) ? "the file is empty"
+						     : "the policy allows no verbs");
+	free(text);
+	return ret;
 }
 
 /* ------------------------------------------------------------- commands */
@@ -726,6 +815,45 @@ static void addr_str(const struct nlattr *a, char *out)
 		inet_ntop(AF_INET6, mnl_attr_get_payload(a), out, INET6_ADDRSTRLEN);
 }
 
+#define EVENT_LINE_MAX 512
+
+/* Append to an event line; output past its end is cut, not overrun. */
+static size_t __attribute__((format(printf, 3, 4)))
+lcat(char *line, size_t n, const char *fmt, ...)
+{
+	const size_t size = EVENT_LINE_MAX;
+	va_list ap;
+	int r;
+
+	if (n >= size - 1)
+		return n;
+	va_start(ap, fmt);
+	r = vsnprintf(line + n, size - n, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return n;
+	return n + (size_t)r < size ? n + (size_t)r : size - 1;
+}
+
+/*
+ * Journal priority of an event: enforced violations (drop, reset) are
+ * warnings, logged-only ones notices, masking and TLS/pickup events info.
+ */
+static int event_priority(const struct event *ev)
+{
+	if (ev->kind != SMTPGUARD_EVENT_VIOLATION || !ev->has_action)
+		return LOG_INFO;
+	switch (ev->action) {
+	case SMTPGUARD_ACTION_DROP:
+	case SMTPGUARD_ACTION_RESET:
+		return LOG_WARNING;
+	case SMTPGUARD_ACTION_LOG:
+		return LOG_NOTICE;
+	default:
+		return LOG_INFO;
+	}
+}
+
 static int event_cb(const struct nlmsghdr *nlh, void *data)
 {
 	const struct genlmsghdr *g = mnl_nlmsg_get_payload(nlh);
@@ -835,28 +963,34 @@ static int event_cb(const struct nlmsghdr *nlh, void *data)
 			printf(",\"ct_id\":%u", ev.ct_id);
 		fputs("}\n", stdout);
 	} else {
-		printf("%s", kind_name(ev.kind));
+		char line[EVENT_LINE_MAX];
+		size_t n = 0;
+
+		n = lcat(line, n, "%s", kind_name(ev.kind));
 		if (ev.kind == SMTPGUARD_EVENT_VIOLATION && ev.has_class)
-			printf(" class %s", class_name(ev.klass));
+			n = lcat(line, n, " class %s", class_name(ev.klass));
 		if (ev.has_action)
-			printf(" action %s", action_name(ev.action));
+			n = lcat(line, n, " action %s", action_name(ev.action));
 		if (ev.has_dir)
-			printf(" dir %s", ev.dir ? "server" : "client");
+			n = lcat(line, n, " dir %s", ev.dir ? "server" : "client");
 		if (ev.token[0])
-			printf(" token %s", ev.token);
+			n = lcat(line, n, " token %s", ev.token);
 		if (ev.has_limit && ev.limit)
-			printf(" value %u limit %u", ev.value, ev.limit);
+			n = lcat(line, n, " value %u limit %u", ev.value, ev.limit);
 		if (ev.src[0]) {
 			if (ev.l3 == AF_INET6)
-				printf(" [%s]:%d -> [%s]:%d", ev.src, ev.sport,
-				       ev.dst, ev.dport);
+				n = lcat(line, n, " [%s]:%d -> [%s]:%d", ev.src,
+					 ev.sport, ev.dst, ev.dport);
 			else
-				printf(" %s:%d -> %s:%d", ev.src, ev.sport,
-				       ev.dst, ev.dport);
+				n = lcat(line, n, " %s:%d -> %s:%d", ev.src,
+					 ev.sport, ev.dst, ev.dport);
 		}
 		if (ev.has_ct_id)
-			printf(" id %u", ev.ct_id);
-		putchar('\n');
+			n = lcat(line, n, " id %u", ev.ct_id);
+		if (use_syslog)
+			syslog(event_priority(&ev), "%s", line);
+		else
+			puts(line);
 	}
 	fflush(stdout);
 	return 0;
@@ -895,6 +1029,8 @@ static int cmd_monitor(void)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	mon_family = nl.family;
+	if (use_syslog)
+		openlog("smtpguard", LOG_PID, LOG_DAEMON);
 	while (!stop) {
 		ssize_t n = mnl_socket_recvfrom(nl.sk, nl.buf, nl.bufsz);
 		const struct nlmsghdr *m;
@@ -1010,13 +1146,14 @@ static void usage(FILE *f)
 		"  check FILE|PRESET    validate a policy file only\n"
 		"  show                 print the active policy (policy file format)\n"
 		"  stats [reset]        print (or zero) the counters\n"
-		"  monitor              print events as they happen\n"
+		"  monitor [--syslog]   print events as they happen (or send them to syslog)\n"
 		"  preset list          list the preset names\n"
 		"  preset show NAME     print a preset\n"
 		"options:\n"
 		"  -j, --json           JSON output (show, stats, monitor)\n"
 		"  -n, --netns NETNS    run in network namespace NETNS (ip netns name or path)\n"
-		"  -h, --help           this text\n", prog);
+		"  -h, --help           this text\n"
+		"  -V, --version        print the version\n", prog);
 }
 
 int main(int argc, char **argv)
@@ -1033,6 +1170,9 @@ int main(int argc, char **argv)
 			netns = argv[++i];
 		} else if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
 			usage(stdout);
+			return 0;
+		} else if (!strcmp(o, "-V") || !strcmp(o, "--version")) {
+			printf("smtpguard %s\n", SMTPGUARD_VERSION);
 			return 0;
 		} else if (!strcmp(o, "--")) {
 			i++;
@@ -1076,6 +1216,10 @@ int main(int argc, char **argv)
 		return cmd_stats(true);
 	if (!strcmp(cmd, "monitor") && argc == 0)
 		return cmd_monitor();
+	if (!strcmp(cmd, "monitor") && argc == 1 && !strcmp(argv[0], "--syslog") && !json) {
+		use_syslog = true;
+		return cmd_monitor();
+	}
 	if (!strcmp(cmd, "preset"))
 		return cmd_preset(argc, argv);
 	if (!strcmp(cmd, "help")) {
