@@ -21,6 +21,8 @@ module_param_array(ports, ushort, &ports_c, 0400);
 MODULE_PARM_DESC(ports, "TCP ports of SMTP servers (default 25; up to 8)");
 
 static struct nf_conntrack_helper smtp_helpers[MAX_PORTS * 2] __read_mostly;
+/* What the core registered: smtp_helpers itself, or its copies (compat.h). */
+static struct nf_conntrack_helper *smtp_helpers_reg[MAX_PORTS * 2] __read_mostly;
 static char smtp_names[MAX_PORTS][NF_CT_HELPER_NAME_LEN];
 
 /* The helper creates no expectations. */
@@ -71,7 +73,8 @@ static int __init nf_conntrack_smtp_init(void)
 		goto err_pernet;
 
 	smtp_helpers_setup();
-	ret = nf_conntrack_helpers_register(smtp_helpers, ports_c * 2);
+	ret = smtpguard_helpers_register(smtp_helpers, smtp_helpers_reg,
+					 ports_c * 2);
 	if (ret) {
 		pr_err("nf_conntrack_smtp: failed to register helpers: %d\n", ret);
 		goto err_nl;
@@ -90,7 +93,7 @@ err_cache:
 static void __exit nf_conntrack_smtp_exit(void)
 {
 	smtp_conn_release_all();
-	nf_conntrack_helpers_unregister(smtp_helpers, ports_c * 2);
+	smtpguard_helpers_unregister(smtp_helpers_reg, ports_c * 2);
 	smtp_nl_exit();
 	smtp_pernet_exit();
 	smtp_conn_cache_exit();
