@@ -93,6 +93,8 @@ sparse: $(KMOD_SRC)
 	kmod/probe-compat.sh $(KDIR) $(BUILD)/sparse-$(KVER)/kmod/compat-probed.h
 	$(MAKE) -C $(KDIR) M=$(BUILD)/sparse-$(KVER) C=2 W=1 modules 2>&1 | tee $(BUILD)/sparse.log
 	@! grep -E 'warning:|error:' $(BUILD)/sparse.log
+	@! grep -q 'not available or not up to date' $(BUILD)/sparse.log || \
+		{ echo "sparse did not run: missing or too old for $(KVER)" >&2; exit 1; }
 
 CHECKPATCH ?= $(firstword $(wildcard /usr/src/linux-source-*/scripts/checkpatch.pl))
 checkpatch:
