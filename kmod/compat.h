@@ -37,7 +37,11 @@ smtpguard_helper_init(struct nf_conntrack_helper *h, u16 l3num,
 		      int (*from_nlattr)(struct nlattr *, struct nf_conn *),
 		      struct module *me)
 {
-#ifdef SMTPGUARD_HAVE_NF_CT_HELPER_INIT
+#if defined(SMTPGUARD_HAVE_NF_CT_HELPER_INIT_PORTLESS)
+	/* 7.3+: no port tuple; rules attach the helper by @name */
+	nf_ct_helper_init(h, l3num, IPPROTO_TCP, name, exp_pol, 0, help,
+			  from_nlattr, me);
+#elif defined(SMTPGUARD_HAVE_NF_CT_HELPER_INIT)
 	/* default_port == spec_port keeps @name exactly as given */
 	nf_ct_helper_init(h, l3num, IPPROTO_TCP, name, port, port, id,
 			  exp_pol, 0, help, from_nlattr, me);
