@@ -9,15 +9,29 @@ VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' $(dir $(lastword $(
 # headers installed under /usr/src.
 KDIR ?= $(shell d=/lib/modules/$$(uname -r)/build; \
 	  if [ -d "$$d" ]; then echo "$$d"; \
-	  else ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n1; fi)
+	  else ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | grep -v -- -rt-amd64 | \
+	       sort -V | tail -n1; fi)
 # Debian's include/config/kernel.release says "6.1.192"; the module
 # directory and vermagic use UTS_RELEASE ("6.1.0-56-amd64").
 kver_of = $(shell sed -n 's/.*UTS_RELEASE "\(.*\)"/\1/p' $(1)/include/generated/utsrelease.h 2>/dev/null)
 KVER = $(call kver_of,$(KDIR))
-# Every installed Debian kernel that has headers and a bootable image.
-KERNELS ?= $(shell for d in $$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V); do \
+# The kernel matrix (make check-vm). The host's kernels with headers and a
+# bootable image: Debian 12's 6.1, bookworm-backports' 6.12 and 6.12-rt
+# (headers linux-headers-*-rt-amd64 match the same glob).
+HOST_KERNELS ?= $(shell for d in $$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V); do \
 	     v=$$(sed -n 's/.*UTS_RELEASE "\(.*\)"/\1/p' $$d/include/generated/utsrelease.h); \
 	     [ -f /boot/vmlinuz-$$v ] && echo $$v; done)
+# Plus the newest TRIXIE_KSERIES kernel of trixie-backports, built and booted
+# from the trixie build root (scripts/trixie-root; empty: none). Expanded
+# late: the root may only appear during this make run.
+TRIXIE_KSERIES ?= 7.2
+export TRIXIE_KSERIES
+TRIXIE_KERNELS = $(if $(TRIXIE_KSERIES),$(shell scripts/trixie-root kvers))
+KERNELS ?= $(HOST_KERNELS) $(TRIXIE_KERNELS)
+# The full suite on the stock Debian kernels, the smoke + security subset
+# (selftests/Makefile SUBSET_PROGS) elsewhere; MATRIX=all: full everywhere.
+FULL_KERNELS ?= $(filter-out %-rt-amd64,$(HOST_KERNELS))
+MATRIX ?=
 
 BUILD := $(CURDIR)/build
 KOBJ = $(BUILD)/$(KVER)
@@ -30,7 +44,7 @@ KMOD_SRC := Kbuild $(wildcard kmod/*.c kmod/*.h kmod/engine/*.c kmod/engine/*.h 
 .PHONY: all module modules-all userspace check check-unit check-install check-vm demo \
 	fuzz bench bench-vm sparse checkpatch install install-module \
 	install-userspace uninstall install-dkms-source dkms-install dkms-uninstall \
-	deb check-deb \
+	deb check-deb check-all trixie-root distclean \
 	clean help
 
 all: module userspace
@@ -39,6 +53,8 @@ help:
 	@echo "make                 module for KDIR (=$(KDIR)) and userspace tools"
 	@echo "make KDIR=/path      module for another kernel"
 	@echo "make check           unit tests, fuzzer, then VM selftests on: $(KERNELS)"
+	@echo "                     (full suite on: $(FULL_KERNELS); smoke + security on the others)"
+	@echo "make check-all       the same with the full suite on every kernel"
 	@echo "make demo            boot the VM and push real mail through the helper"
 	@echo "make fuzz | bench | bench-vm | sparse | checkpatch"
 	@echo "make install | uninstall [DESTDIR=...] [PREFIX=/usr/local]"
@@ -57,9 +73,16 @@ $(BUILD)/%/nf_conntrack_smtp.ko: $(KMOD_SRC)
 	kmod/probe-compat.sh $(KDIR) $(BUILD)/$*/kmod/compat-probed.h
 	$(MAKE) -C $(KDIR) M=$(BUILD)/$* W=1 modules
 
-modules-all:
-	@set -e; for v in $(KERNELS); do \
-		$(MAKE) --no-print-directory module KDIR=/usr/src/linux-headers-$$v; done
+modules-all: trixie-root
+	@set -e; for v in $(HOST_KERNELS); do \
+		$(MAKE) --no-print-directory module KDIR=/usr/src/linux-headers-$$v; done; \
+	for v in $(TRIXIE_KERNELS); do \
+		scripts/trixie-root exec $(MAKE) --no-print-directory module \
+			KDIR=/usr/src/linux-headers-$$v; done
+
+# Debian 13 root for kernels whose headers need trixie's toolchain (cached).
+trixie-root:
+	@if [ -n "$(TRIXIE_KSERIES)" ]; then scripts/trixie-root setup; fi
 
 userspace:
 	$(MAKE) -C userspace
@@ -75,8 +98,11 @@ check-unit:
 	$(MAKE) -C userspace check
 
 check-vm: modules-all userspace
-	@set -e; test -n "$(KERNELS)" || { echo "no bootable kernel with headers; run scripts/install-deps" >&2; exit 1; }; \
-	for v in $(KERNELS); do selftests/run-in-vm $$v; done
+	@test -n "$(KERNELS)" || { echo "no bootable kernel with headers; run scripts/install-deps" >&2; exit 1; }
+	selftests/run-matrix $(foreach v,$(KERNELS),$(v):$(if $(MATRIX)$(filter $(v),$(FULL_KERNELS)),full,subset))
+
+check-all: check-unit
+	$(MAKE) check-vm MATRIX=all
 
 demo: module userspace
 	selftests/vm/run $(KVER) selftests/demo.sh
@@ -103,6 +129,8 @@ sparse: $(KMOD_SRC)
 	kmod/probe-compat.sh $(KDIR) $(BUILD)/sparse-$(KVER)/kmod/compat-probed.h
 	$(MAKE) -C $(KDIR) M=$(BUILD)/sparse-$(KVER) C=2 W=1 modules 2>&1 | tee $(BUILD)/sparse.log
 	@! grep -E 'warning:|error:' $(BUILD)/sparse.log
+	@! grep -q 'not available or not up to date' $(BUILD)/sparse.log || \
+		{ echo "sparse did not run: missing or too old for $(KVER)" >&2; exit 1; }
 
 CHECKPATCH ?= $(firstword $(wildcard /usr/src/linux-source-*/scripts/checkpatch.pl))
 checkpatch:
@@ -180,7 +208,11 @@ check-deb: deb
 	lintian --fail-on error \
 		$(DEB_DIR)/smtpguard_$(VERSION)_*.changes
 
+# clean keeps the trixie root (a cache of ~700 MB downloads); distclean not.
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(filter-out $(BUILD)/trixie-root,$(wildcard $(BUILD)/*))
 	-$(MAKE) -C userspace clean
 	-$(MAKE) -C tests clean
+
+distclean: clean
+	rm -rf $(BUILD)

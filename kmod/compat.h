@@ -37,7 +37,11 @@ smtpguard_helper_init(struct nf_conntrack_helper *h, u16 l3num,
 		      int (*from_nlattr)(struct nlattr *, struct nf_conn *),
 		      struct module *me)
 {
-#ifdef SMTPGUARD_HAVE_NF_CT_HELPER_INIT
+#if defined(SMTPGUARD_HAVE_NF_CT_HELPER_INIT_PORTLESS)
+	/* 7.3+: no port tuple; rules attach the helper by @name */
+	nf_ct_helper_init(h, l3num, IPPROTO_TCP, name, exp_pol, 0, help,
+			  from_nlattr, me);
+#elif defined(SMTPGUARD_HAVE_NF_CT_HELPER_INIT)
 	/* default_port == spec_port keeps @name exactly as given */
 	nf_ct_helper_init(h, l3num, IPPROTO_TCP, name, port, port, id,
 			  exp_pol, 0, help, from_nlattr, me);
@@ -51,6 +55,46 @@ smtpguard_helper_init(struct nf_conntrack_helper *h, u16 l3num,
 	h->help = help;
 	h->from_nlattr = from_nlattr;
 	h->me = me;
+#endif
+}
+
+/*
+ * Helper registration. Since 7.x the core registers a refcounted copy of
+ * each template and hands back its address; connections keep that copy
+ * alive after unregistration, and the core still calls its ->destroy then
+ * (unlike ->help, ->to_nlattr and ->from_nlattr, which it checks first).
+ * So ->destroy is cleared before the copies are unregistered, whose
+ * synchronize_rcu() then waits out every call already under way. The
+ * caller has freed every connection's state before (smtp_conn_release_all),
+ * so nothing is lost. @reg receives the registered helpers.
+ */
+static inline int
+smtpguard_helpers_register(struct nf_conntrack_helper *tmpl,
+			   struct nf_conntrack_helper **reg, unsigned int n)
+{
+#ifdef SMTPGUARD_HAVE_NF_CT_HELPERS_REGISTER_COPY
+	return nf_conntrack_helpers_register(tmpl, n, reg);
+#else
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		reg[i] = &tmpl[i];
+	return nf_conntrack_helpers_register(tmpl, n);
+#endif
+}
+
+static inline void
+smtpguard_helpers_unregister(struct nf_conntrack_helper **reg, unsigned int n)
+{
+#ifdef SMTPGUARD_HAVE_NF_CT_HELPERS_REGISTER_COPY
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		WRITE_ONCE(reg[i]->destroy, NULL);
+	nf_conntrack_helpers_unregister(reg, n);
+#else
+	/* unregistration unhelps every connection itself */
+	nf_conntrack_helpers_unregister(reg[0], n);
 #endif
 }
 

@@ -28,6 +28,8 @@ module_param_array(ports, ushort, &ports_c, 0400);
 MODULE_PARM_DESC(ports, "ignored: attach helper \"smtp\" to any port with nftables");
 
 static struct nf_conntrack_helper smtp_helpers[2] __read_mostly;
+/* What the core registered: smtp_helpers itself, or its copies (compat.h). */
+static struct nf_conntrack_helper *smtp_helpers_reg[2] __read_mostly;
 
 /* The helper creates no expectations. */
 static const struct nf_conntrack_expect_policy smtp_exp_policy = {
@@ -68,7 +70,8 @@ static int __init nf_conntrack_smtp_init(void)
 		goto err_pernet;
 
 	smtp_helpers_setup();
-	ret = nf_conntrack_helpers_register(smtp_helpers, ARRAY_SIZE(smtp_helpers));
+	ret = smtpguard_helpers_register(smtp_helpers, smtp_helpers_reg,
+					 ARRAY_SIZE(smtp_helpers));
 	if (ret) {
 		pr_err("nf_conntrack_smtp: failed to register helpers: %d\n", ret);
 		goto err_nl;
@@ -87,7 +90,7 @@ err_cache:
 static void __exit nf_conntrack_smtp_exit(void)
 {
 	smtp_conn_release_all();
-	nf_conntrack_helpers_unregister(smtp_helpers, ARRAY_SIZE(smtp_helpers));
+	smtpguard_helpers_unregister(smtp_helpers_reg, ARRAY_SIZE(smtp_helpers));
 	smtp_nl_exit();
 	smtp_pernet_exit();
 	smtp_conn_cache_exit();

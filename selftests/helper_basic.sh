@@ -63,6 +63,12 @@ hold_finish() {
 # flow_has_helper SRC: conntrack entry from SRC to port 25 with helper=smtp
 flow_has_helper() { ct_helper_flows "$NS_GW" | grep -q "src=$1 "; }
 
+# helped_ids: sorted conntrack ids of port-25 flows that name any helper
+helped_ids() {
+	ip netns exec "$NS_GW" conntrack -L -p tcp --dport 25 -o id 2>/dev/null |
+		sed -n '/helper=/s/.* id=\([0-9]*\).*/\1/p' | sort
+}
+
 # 1, 2
 ktap_topo_module
 
@@ -88,6 +94,7 @@ ktap_result $rc6 "conntrack -L (gw): open IPv6 flow has helper=smtp"
 # 9: the nft ct helper object pins the module; drop it, then rmmod with
 # both connections still open.
 detach_helper "$NS_GW"
+PRE_IDS=$(helped_ids)
 out=$(rmmod $SMTPGUARD_MOD 2>&1); rc=$?
 [ $rc = 0 ] && module_loaded && rc=1
 [ $rc = 0 ] || ktap_msg "rmmod: $out"
@@ -100,8 +107,17 @@ hold_finish "$TMP/hold6" $H6; ktap_result $? "held IPv6 connection completes NOO
 # 12: plain forwarding still works
 session 4 after-rmmod; ktap_result $? "new IPv4 session after rmmod"
 
-# 13: no helper (of any name) left on any flow
-! ip netns exec "$NS_GW" conntrack -L -p tcp --dport 25 2>/dev/null | grep -q 'helper='
+# 13: no helper (of any name) left on any flow. Where the core registers
+# copies of helpers (7.x), flows from before the rmmod keep the inert copy
+# and its name until they end (compat.h); no other flow may name one.
+POST_IDS=$(helped_ids)
+if kmod_has NF_CT_HELPERS_REGISTER_COPY; then
+	stray=$(comm -13 <(echo "$PRE_IDS") <(echo "$POST_IDS"))
+else
+	stray=$POST_IDS
+fi
+[ -z "$stray" ] || ktap_msg "flows with a helper after rmmod: $(echo $stray)"
+[ -z "$stray" ]
 ktap_result $? "no conntrack entry carries a helper after rmmod"
 
 # 14-17: load again, re-attach, sessions use the helper again

@@ -335,6 +335,13 @@ ktap_topo_module() {
 	[ $rc = 0 ] || ktap_bail "module did not load"
 }
 
+# kmod_has PROBE: kmod/probes/PROBE.c compiled for the kernel the module
+# under test was built for (its compat-probed.h): kernel facts, not versions.
+kmod_has() {
+	grep -qx "#define SMTPGUARD_HAVE_$1 1" \
+		"$(dirname "$SMTPGUARD_KO")/kmod/compat-probed.h" 2>/dev/null
+}
+
 unload_module() {
 	module_loaded || return 0
 	rmmod $SMTPGUARD_MOD
