@@ -387,7 +387,7 @@ static int queue_cb(const struct nlmsghdr *nlh, void *data)
 	len = attr[NFQA_PAYLOAD] ? mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]) : 0;
 
 	if (attr[NFQA_CAP_LEN] && ntohl(mnl_attr_get_u32(attr[NFQA_CAP_LEN])) > len) {
-		/* Larger than the copy range (a BIG TCP super-packet):
+		/* Larger than the copy range (a GRO or BIG TCP packet):
 		 * the engine cannot see all of it, so it cannot pass. */
 		CTR_ADD(w, truncated, 1);
 		verdict = opts.fail_open ? NF_ACCEPT : NF_DROP;
@@ -490,7 +490,9 @@ static int worker_open(struct nfq_worker *w)
 	struct nfq_queue_cfg cfg = {
 		.queue = w->queue,
 		.maxlen = opts.maxlen,
-		.copy_range = 0xffff,	/* the engine reads the whole payload */
+		/* the engine reads the whole payload; the kernel caps this
+		 * at 65531 (NFQNL_MAX_COPY_RANGE) */
+		.copy_range = 0xffff,
 		.fail_open = opts.fail_open,
 	};
 	struct timeval tv = { .tv_sec = 0, .tv_usec = 250000 };
