@@ -86,6 +86,7 @@ struct nfq_worker {
 };
 
 static volatile sig_atomic_t stop_requested, dump_requested;
+static volatile sig_atomic_t queue_failed;	/* a queue thread gave up */
 static struct sg_policy policy;
 /* What the queue threads inspect with; a reload publishes a new one. */
 static const struct sg_policy *active_policy = &policy;
@@ -479,6 +480,7 @@ static void *queue_loop(void *arg)
 out:
 	/* a broken queue stops the program rather than hold its packets */
 	if (!stop_requested) {
+		queue_failed = 1;
 		stop_requested = 1;
 		kill(getpid(), SIGTERM);
 	}
@@ -742,6 +744,8 @@ int main(int argc, char **argv)
 		if (workers[i].started)
 			pthread_join(workers[i].thread, NULL);
 	dump_counters(stderr);
+	if (queue_failed)
+		ret = 1;
 out:
 	for (i = 0; i < opts.n_queues; i++)
 		worker_close(&workers[i]);
