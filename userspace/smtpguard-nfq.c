@@ -449,6 +449,9 @@ static void *queue_loop(void *arg)
 		n = recvmmsg(fd, msgs, RECV_BATCH, MSG_WAITFORONE, NULL);
 		if (n < 0) {
 			if (errno == ENOBUFS) {
+				if (!w->c.enobufs)
+					fprintf(stderr, "smtpguard-nfq: queue %u: socket overrun, packets lost (TCP resends them); raise --rcvbuf\n",
+						w->queue);
 				CTR_ADD(w, enobufs, 1);
 				continue;
 			}
