@@ -21,7 +21,8 @@
 #     other caches).  Every session costs sockets in the client and server
 #     namespaces too; those are the same in both modes, so the helper's cost
 #     is the per-session difference, shown cache by cache.
-# BENCH_PARTS: "throughput memory" (default), or either alone.
+# BENCH_PARTS: "throughput memory" (default), or either alone; with
+# BENCH_ROUNDS=0 the throughput part only probes each mode's behaviour.
 # Exit 0 unless the harness itself broke.
 . "$(dirname "$0")/lib_smtp.sh"
 
@@ -153,6 +154,11 @@ probe() {
 		{ printf 'Subject: big\n\n'
 		  yes 'Plain text, nothing here looks like a command.' | head -c 1100000; } > "$f"
 		steps=("${mail[@]}" "data $f" 'expect 250' 'line VRFY postmaster' read) ;;
+	late-split)	# the same, then VRFY one byte per segment
+		{ printf 'Subject: big\n\n'
+		  yes 'Plain text, nothing here looks like a command.' | head -c 1100000; } > "$f"
+		steps=("${mail[@]}" "data $f" 'expect 250' 'bytewise on' 'pace 0.05'
+		       'line VRFY postmaster' 'bytewise off' read) ;;
 	body)
 		printf '%s\n' 'Subject: minutes' '' 'Two lines of the text:' \
 			'VRFY the figures before Friday' 'EXPN is on the agenda' > "$f"
@@ -172,6 +178,13 @@ probe() {
 		esac
 		return
 	fi
+	case $1 in late*) false ;; *) true ;; esac || {
+		# was the message itself delivered?
+		case $(echo "$out" | awk '/^C: </ { v = 1; next } v && /^S: / { print $2; exit }') in
+		250) printf 'message delivered, then VRFY ' ;;
+		*) printf 'message dropped, then VRFY ' ;;
+		esac
+	}
 	case $reply in
 	500) echo "masked (500)" ;;
 	"") echo "no reply: dropped" ;;
@@ -215,13 +228,14 @@ bench_throughput() {
 		suricata1mb) suri_start suricata1mb 1mb ;;
 		esac
 	done
-	say "behaviour (VRFY before EHLO / after EHLO / after a 1.1 MB message; a message with VRFY and EXPN body lines):"
+	say "behaviour: VRFY before EHLO / after EHLO / after a 1.1 MB message / the same, VRFY one byte per segment; a message with VRFY and EXPN body lines:"
 	for m in $MODES; do
 		case $m in nfq|suricata|suricata1mb|helper)
 			mode $m || die "nft ($m)"
-			say "  $(label $m): $(probe early) / $(probe vrfy) / $(probe late); $(probe body)" ;;
+			say "  $(label $m): $(probe early) / $(probe vrfy) / $(probe late) / $(probe late-split); $(probe body)" ;;
 		esac
 	done
+	[ "$ROUNDS" -gt 0 ] || { stop_ns_procs "$NS_S" "$NS_G"; return 0; }
 	say "throughput: $ROUNDS rounds x $MSGS messages x $LEN bytes, modes alternating"
 	for r in $(seq "$ROUNDS"); do
 		for m in $MODES; do
@@ -259,7 +273,8 @@ bench_throughput() {
 	fi
 	for m in suricata suricata1mb; do
 		[ -r "$ST_TMP/$m/fast.log" ] &&
-			say "suricata ($m) alerts: $(wc -l < "$ST_TMP/$m/fast.log")"
+			say "suricata ($m) alerts: $(wc -l < "$ST_TMP/$m/fast.log"):" \
+				"$(grep -o 'SMTP [A-Z]*' "$ST_TMP/$m/fast.log" | sort | uniq -c | tr '\n' ' ')"
 	done
 	stop_ns_procs "$NS_S" "$NS_G"
 }
@@ -362,7 +377,8 @@ bench_memory() {
 	say "kernel memory per tracked SMTP connection (nf_conntrack + extensions + smtp_conn): helper $HL B, conntrack-only baseline $CT B, added by the helper $((HL - CT)) B"
 }
 
-case " $PARTS " in *" throughput "*) [ "$ROUNDS" -gt 0 ] && bench_throughput ;; esac
+# BENCH_ROUNDS=0: the behaviour probes only
+case " $PARTS " in *" throughput "*) bench_throughput ;; esac
 case " $PARTS " in *" memory "*) [ "$SESSIONS" -gt 0 ] && bench_memory ;; esac
 say "done in $(elapsed "$BENCH_T0")s"
 exit 0
