@@ -2,10 +2,16 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # make bench-vm: figures, not a test.  In the VM, through the gateway:
-#  1. bulk SMTP DATA throughput (smtp-source -> smtp-sink) with the helper
-#     attached and with conntrack only (same topology, same rules minus the
-#     helper), alternating rounds; prints MB/s for both and the ratio
-#     (target >= 0.9);
+#  1. bulk SMTP DATA throughput (smtp-source -> smtp-sink), alternating
+#     rounds of each mode (BENCH_MODES): conntrack only (nohelper, the
+#     baseline), the helper attached (helper), smtpguard-nfq on an NFQUEUE
+#     (nfq), and Suricata 7 inline on an NFQUEUE with Debian's packaged
+#     configuration, the SMTP parser and a VRFY/EXPN drop rule, at full
+#     stream depth (suricata) and at its packaged 1 MB depth (suricata1mb);
+#     every mode keeps conntrack on.  Prints each mode's best and mean MB/s,
+#     its ratio to conntrack only (targets: helper >= 0.9, nfq >= 0.7 and
+#     ahead of suricata), client retransmissions, and the packets each
+#     queue lost (kernel queue_dropped + queue_user_dropped);
 #  2. kernel memory per tracked SMTP connection: smtp-source opens N
 #     sessions (default 10000), delivers one message on each and keeps them
 #     all open and idle (-d -w); measured once with the helper and once with
@@ -15,10 +21,12 @@
 #     other caches).  Every session costs sockets in the client and server
 #     namespaces too; those are the same in both modes, so the helper's cost
 #     is the per-session difference, shown cache by cache.
+# BENCH_PARTS: "throughput memory" (default), or either alone; with
+# BENCH_ROUNDS=0 the throughput part only probes each mode's behaviour.
 # Exit 0 unless the harness itself broke.
 . "$(dirname "$0")/lib_smtp.sh"
 
-st_require ip nft conntrack smtp-sink smtp-source python3
+st_require ip nft conntrack smtp-sink smtp-source python3 nstat
 st_need_vm
 
 MSGS=${BENCH_MSGS:-5}
@@ -26,6 +34,11 @@ LEN=${BENCH_LEN:-10000000}
 ROUNDS=${BENCH_ROUNDS:-2}
 SESSIONS=${BENCH_SESSIONS:-10000}
 IDLE_WAIT=${BENCH_IDLE_WAIT:-900}
+PARTS=${BENCH_PARTS:-throughput memory}
+MODES=${BENCH_MODES:-nohelper helper nfq suricata suricata1mb}
+NFQ=$TOPDIR/userspace/smtpguard-nfq
+# one queue per queueing mode, each daemon started once
+declare -A QUEUE=([nfq]=0 [suricata]=1 [suricata1mb]=2)
 BENCH_T0=$(now)
 
 say() { echo "bench: $*"; }
@@ -53,15 +66,138 @@ stop_ns_procs() {
 	done
 }
 
-mode() {	# helper|nohelper|untracked
+# queue_rules QUEUE: conntrack on as in conntrack-only, and both directions
+# of port 25 to QUEUE (no bypass: nothing passes without a verdict)
+queue_rules() {
+	st_conntrack_only || return 1
+	in_g nft -f - <<-EOF
+	table inet bench_queue {
+		chain forward {
+			type filter hook forward priority filter; policy accept;
+			tcp dport 25 queue num $1
+			tcp sport 25 queue num $1
+		}
+	}
+	EOF
+}
+
+mode() {	# helper|nohelper|untracked|nfq|suricata|suricata1mb
 	st_helper_detach
+	in_g nft delete table inet bench_queue 2>/dev/null
 	in_g conntrack -F >/dev/null 2>&1
 	case $1 in
 	helper) st_helper_attach ;;
 	nohelper) st_conntrack_only ;;
 	untracked) ;;	# no ct rule in the gateway: conntrack stays off
+	nfq|suricata|suricata1mb) queue_rules "${QUEUE[$1]}" ;;
 	esac
 }
+
+label() {
+	case $1 in
+	nohelper) echo "conntrack-only" ;;
+	helper) echo "kernel helper" ;;
+	nfq) echo "smtpguard-nfq" ;;
+	suricata) echo "Suricata, full depth" ;;
+	suricata1mb) echo "Suricata, 1 MB depth" ;;
+	esac
+}
+
+# ---------------------------------------------------------------- daemons
+nfq_start() {
+	[ -x "$NFQ" ] || die "no $NFQ (make userspace)"
+	ip netns exec "$NS_G" "$NFQ" -q "${QUEUE[nfq]}" -f esmtp -j \
+		> "$ST_TMP/nfq.out" 2> "$ST_TMP/nfq.err" &
+	NFQ_PID=$!; ST_PIDS="$ST_PIDS $NFQ_PID"
+	busywait 10000 grep -q "policy esmtp" "$ST_TMP/nfq.err" ||
+		die "smtpguard-nfq did not start: $(cat "$ST_TMP/nfq.err")"
+	sed 's/^/bench:   /' "$ST_TMP/nfq.err"
+}
+
+# suri_start MODE DEPTH: Debian's suricata.yaml; only our rules; the
+# stream depth; one worker thread on the mode's queue
+suri_start() {
+	local m=$1 depth=$2 d=$ST_TMP/$1
+	command -v suricata >/dev/null || die "no suricata (scripts/install-deps)"
+	# Debian's build needs it; qemu's default model lacks it (VM_CPU)
+	grep -qw sse4_2 /proc/cpuinfo || die "the VM's CPU has no SSE4.2 (set VM_CPU, e.g. max)"
+	mkdir -p "$d"
+	cat > "$d/smtp.rules" <<-'EOF'
+	drop smtp any any -> any 25 (msg:"SMTP VRFY"; flow:to_server,established; content:"VRFY"; nocase; pcre:"/^VRFY\b/mi"; sid:9000001; rev:1;)
+	drop smtp any any -> any 25 (msg:"SMTP EXPN"; flow:to_server,established; content:"EXPN"; nocase; pcre:"/^EXPN\b/mi"; sid:9000002; rev:1;)
+	EOF
+	ip netns exec "$NS_G" suricata -c /etc/suricata/suricata.yaml \
+		-q "${QUEUE[$m]}" --runmode workers -S "$d/smtp.rules" -l "$d" \
+		--pidfile "$d/suricata.pid" \
+		--set stream.reassembly.depth="$depth" \
+		--set unix-command.enabled=no \
+		--set app-layer.protocols.smtp.enabled=yes \
+		> "$d/stdout" 2>&1 &
+	ST_PIDS="$ST_PIDS $!"
+	busywait 180000 grep -q "Engine started" "$d/stdout" "$d/suricata.log" ||
+		die "suricata ($m) did not start: $(tail -n 5 "$d/stdout")"
+	say "  suricata $(suricata -V 2>/dev/null | grep -o '[0-9][0-9.]*' | head -n1) ($m): queue ${QUEUE[$m]}, stream depth $depth, $(grep -c ^drop "$d/smtp.rules") drop rules, ready after $(elapsed "$BENCH_T0")s"
+}
+
+# probe KIND: what the gateway's current mode does with a VRFY before
+# EHLO (early), after EHLO (vrfy), after a 1.1 MB message (late), and with
+# a message whose body has lines starting with VRFY and EXPN (body)
+probe() {
+	local out reply f=$ST_TMP/vrfy-body.eml
+	local mail=('cmd EHLO client.test 250' 'cmd MAIL FROM:<a@client.test> 250'
+		    'cmd RCPT TO:<b@server.test> 250' 'cmd DATA 354')
+	local steps=()
+	case $1 in
+	early) steps=('line VRFY postmaster' read) ;;
+	vrfy) steps=('cmd EHLO client.test 250' 'line VRFY postmaster' read) ;;
+	late)	# 1.1 MB of plain text (datagen's text has VRFY lines)
+		{ printf 'Subject: big\n\n'
+		  yes 'Plain text, nothing here looks like a command.' | head -c 1100000; } > "$f"
+		steps=("${mail[@]}" "data $f" 'expect 250' 'line VRFY postmaster' read) ;;
+	late-split)	# the same, then VRFY one byte per segment
+		{ printf 'Subject: big\n\n'
+		  yes 'Plain text, nothing here looks like a command.' | head -c 1100000; } > "$f"
+		steps=("${mail[@]}" "data $f" 'expect 250' 'bytewise on' 'pace 0.05'
+		       'line VRFY postmaster' 'bytewise off' read) ;;
+	body)
+		printf '%s\n' 'Subject: minutes' '' 'Two lines of the text:' \
+			'VRFY the figures before Friday' 'EXPN is on the agenda' > "$f"
+		steps=("${mail[@]}" "data $f" read) ;;
+	esac
+	out=$(printf '%s\n' 'expect 220' "${steps[@]}" |
+		in_c timeout 120 $SMTP_CLIENT -k -t 10 "$S4" 25 2>&1)
+	# the first reply after the probe went out
+	local after='^C: VRFY'
+	[ "$1" = body ] && after='^C: <'
+	reply=$(echo "$out" | awk -v a="$after" '$0 ~ a { v = 1; next } v && /^S: / { print $2; exit }')
+	if [ "$1" = body ]; then
+		case $reply in
+		250) echo "delivered" ;;
+		"") echo "no reply: dropped" ;;
+		*) echo "refused ($reply)" ;;
+		esac
+		return
+	fi
+	case $1 in late*) false ;; *) true ;; esac || {
+		# was the message itself delivered?
+		case $(echo "$out" | awk '/^C: </ { v = 1; next } v && /^S: / { print $2; exit }') in
+		250) printf 'message delivered, then VRFY ' ;;
+		*) printf 'message dropped, then VRFY ' ;;
+		esac
+	}
+	case $reply in
+	500) echo "masked (500)" ;;
+	"") echo "no reply: dropped" ;;
+	*) echo "reached the server ($reply)" ;;
+	esac
+}
+
+# queue_lost QUEUE: the kernel's dropped + user_dropped for QUEUE
+queue_lost() {
+	in_g awk -v q="$1" '$1 == q { print $6 + $7; f = 1 } END { if (!f) print "unbound" }' \
+		/proc/net/netfilter/nfnetlink_queue
+}
+retrans() { in_c nstat -az TcpRetransSegs | awk '$1 == "TcpRetransSegs" { print $2 }'; }
 
 # ---------------------------------------------------------------- throughput
 run_source() {	# prints MB/s
@@ -75,28 +211,72 @@ run_source() {	# prints MB/s
 	awk -v b=$((MSGS * LEN)) -v s="$secs" 'BEGIN { printf "%.2f\n", b / s / 1e6 }'
 }
 mean() { printf '%s\n' "$@" | awk '{ s += $1 } END { printf "%.2f", s / NR }'; }
+best() { printf '%s\n' "$@" | awk '$1 > b { b = $1 } END { printf "%.2f", b }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 
 bench_throughput() {
+	local m r v rt0 rt
+	declare -A RUNS RETR
 	in_s smtp-sink -u nobody -t 120 $S4:25 256 > "$ST_TMP/sink.log" 2>&1 &
 	st_wait_listen "$NS_S" 25 || die "smtp-sink"
 
-	declare -a TH TN
-	say "throughput: $ROUNDS rounds x $MSGS messages x $LEN bytes each way"
-	for r in $(seq "$ROUNDS"); do
-		for m in nohelper helper; do
+	say "throughput: modes: $MODES"
+	for m in $MODES; do
+		case $m in
+		nfq) nfq_start ;;
+		suricata) suri_start suricata 0 ;;
+		suricata1mb) suri_start suricata1mb 1mb ;;
+		esac
+	done
+	say "behaviour: VRFY before EHLO / after EHLO / after a 1.1 MB message / the same, VRFY one byte per segment; a message with VRFY and EXPN body lines:"
+	for m in $MODES; do
+		case $m in nfq|suricata|suricata1mb|helper)
 			mode $m || die "nft ($m)"
+			say "  $(label $m): $(probe early) / $(probe vrfy) / $(probe late) / $(probe late-split); $(probe body)" ;;
+		esac
+	done
+	[ "$ROUNDS" -gt 0 ] || { stop_ns_procs "$NS_S" "$NS_G"; return 0; }
+	say "throughput: $ROUNDS rounds x $MSGS messages x $LEN bytes, modes alternating"
+	for r in $(seq "$ROUNDS"); do
+		for m in $MODES; do
+			mode $m || die "nft ($m)"
+			rt0=$(retrans)
 			v=$(run_source) || die "smtp-source failed ($m)"
-			say "  round $r $m: $v MB/s"
-			if [ $m = helper ]; then TH+=("$v"); else TN+=("$v"); fi
+			rt=$(( $(retrans) - rt0 ))
+			[ $m = helper ] && ! st_helper_seen &&
+				say "  WARNING: no helper seen on the flows in helper mode"
+			say "  round $r $(label $m): $v MB/s, $rt retransmitted segments"
+			RUNS[$m]="${RUNS[$m]} $v"; RETR[$m]=$(( ${RETR[$m]:-0} + rt ))
 		done
 	done
-	st_helper_seen || say "  WARNING: no helper seen on the flows in helper mode"
-	H=$(mean "${TH[@]}"); N=$(mean "${TN[@]}")
-	R=$(awk -v h="$H" -v n="$N" 'BEGIN { printf "%.3f", (n > 0 ? h / n : 0) }')
-	say "throughput helper: $H MB/s"
-	say "throughput conntrack-only: $N MB/s"
-	say "throughput ratio helper/conntrack-only: $R (target >= 0.9)"
-	stop_ns_procs "$NS_S"
+	mode nohelper
+	local base=$(best ${RUNS[nohelper]:-0})
+	say "throughput, best of $ROUNDS (MB/s) and ratio to conntrack-only:"
+	say "  | configuration | best MB/s | mean MB/s | ratio (best) | retransmits | queue loss |"
+	say "  |---|---|---|---|---|---|"
+	for m in $MODES; do
+		local b=$(best ${RUNS[$m]}) lost=-
+		case $m in nfq|suricata|suricata1mb) lost=$(queue_lost "${QUEUE[$m]}") ;; esac
+		say "  | $(label $m) | $b | $(mean ${RUNS[$m]}) | $(ratio "$b" "$base") | ${RETR[$m]} | $lost |"
+		case $m in
+		helper) say "throughput ratio helper/conntrack-only: $(ratio "$b" "$base") (target >= 0.9)" ;;
+		nfq) NFQ_BEST=$b ;;
+		suricata) SURI_BEST=$b ;;
+		esac
+	done
+	if [ -n "${NFQ_BEST:-}" ]; then
+		say "throughput ratio smtpguard-nfq/conntrack-only: $(ratio "$NFQ_BEST" "$base") (target >= 0.7)"
+		[ -n "${SURI_BEST:-}" ] &&
+			say "throughput ratio smtpguard-nfq/Suricata full depth: $(ratio "$NFQ_BEST" "$SURI_BEST") (target > 1)"
+		kill -USR1 "$NFQ_PID"; sleep 1
+		say "smtpguard-nfq counters: $(tail -n 1 "$ST_TMP/nfq.err")"
+	fi
+	for m in suricata suricata1mb; do
+		[ -r "$ST_TMP/$m/fast.log" ] &&
+			say "suricata ($m) alerts: $(wc -l < "$ST_TMP/$m/fast.log"):" \
+				"$(grep -o 'SMTP [A-Z]*' "$ST_TMP/$m/fast.log" | sort | uniq -c | tr '\n' ' ')"
+	done
+	stop_ns_procs "$NS_S" "$NS_G"
 }
 
 # ---------------------------------------------------------------- memory
@@ -197,7 +377,8 @@ bench_memory() {
 	say "kernel memory per tracked SMTP connection (nf_conntrack + extensions + smtp_conn): helper $HL B, conntrack-only baseline $CT B, added by the helper $((HL - CT)) B"
 }
 
-[ "$ROUNDS" -gt 0 ] && bench_throughput
-[ "$SESSIONS" -gt 0 ] && bench_memory
+# BENCH_ROUNDS=0: the behaviour probes only
+case " $PARTS " in *" throughput "*) bench_throughput ;; esac
+case " $PARTS " in *" memory "*) [ "$SESSIONS" -gt 0 ] && bench_memory ;; esac
 say "done in $(elapsed "$BENCH_T0")s"
 exit 0

@@ -70,7 +70,7 @@ class Closed(Exception):
 
 
 class Client:
-    def __init__(self, host, port, timeout, family):
+    def __init__(self, host, port, timeout, family, bind=None):
         self.buf = b""
         self.bytewise = False
         self.pace = 0.0
@@ -80,6 +80,8 @@ class Client:
             try:
                 s = socket.socket(fam, stype, proto)
                 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if bind:
+                    s.bind((bind, 0))
                 # SYNs may be lost (netem): give the handshake its own,
                 # longer budget than a reply
                 s.settimeout(max(timeout, 60.0))
@@ -292,6 +294,7 @@ def main():
     ap.add_argument("-k", "--keep-going", action="store_true",
                     help="an unexpected reply code fails the run but does not stop it")
     ap.add_argument("-t", "--timeout", type=float, default=15.0)
+    ap.add_argument("--bind", help="local address to connect from")
     args = ap.parse_args()
     family = socket.AF_INET6 if args.v6 else socket.AF_INET if args.v4 else 0
 
@@ -311,7 +314,7 @@ def main():
     f = open(args.file) if args.file else sys.stdin
     steps = list(enumerate(f.readlines(), 1))
     try:
-        c = Client(args.host, args.port, args.timeout, family)
+        c = Client(args.host, args.port, args.timeout, family, args.bind)
     except ConnectionRefusedError:
         print("EV: connection refused\nRESULT: reset", flush=True)
         return 3

@@ -9,16 +9,24 @@
  *	nft add rule inet filter forward tcp dport 25 queue num 0
  *	nft add rule inet filter forward tcp sport 25 queue num 0
  *	smtpguard-nfq -q 0 -f esmtp
+ *
+ * With a queue range (queue num 0-3, no "fanout": the kernel then hashes
+ * both directions of an address pair to the same queue) one engine thread
+ * serves each queue with its own socket and connection table, so no lock
+ * is taken on the packet path.
  */
+#define _GNU_SOURCE	/* recvmmsg */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <arpa/inet.h>
+#include <sys/socket.h>
 
 #include <libmnl/libmnl.h>
 #include <linux/netfilter.h>
@@ -30,39 +38,76 @@
 #include "../kmod/engine/policy.h"
 #include "nfq_flow.h"
 #include "nfq_packet.h"
+#include "nfq_queue.h"
+#include "nfq_verdict.h"
 #include "policy_file.h"
 #include "policy_preset.h"
 
 #define MAX_PORTS 8
+/* Packets taken from the socket per recvmmsg(). */
+#define RECV_BATCH 32
+/* One queue message: headers and a whole 64 KiB packet. */
+#define RECV_BUF_SIZE (0x10000 + 1024)
 
 struct nfq_opts {
-	uint16_t queue;
+	uint16_t queue, n_queues;
 	uint16_t ports[MAX_PORTS];
 	unsigned int n_ports;
 	const char *policy;
 	uint32_t table_size;
 	uint32_t idle_timeout;
+	uint32_t maxlen;
+	int rcvbuf;
 	int verbose;
 	int fail_open;
+	int json;
 };
 
+/* Written by its queue's thread only, read by the stats dump. */
 struct nfq_counters {
 	uint64_t packets, bytes, sessions, passes, holds, drops, resets;
-	uint64_t rewrites, untracked, events;
+	uint64_t rewrites, untracked, events, truncated;
+	uint64_t enobufs;	/* socket overruns we were told about */
+	uint64_t recvs, verdict_sends;
+};
+
+struct nfq_worker {
+	uint16_t queue;
+	pthread_t thread;
+	bool started;
+	struct mnl_socket *nl;
+	struct nfq_flow_table flows;
+	struct nfq_counters c;
+	struct nfq_verdicts verdicts;
+	uint64_t now;			/* seconds, per receive batch */
+	const struct sg_policy *pol;	/* per receive batch */
+	unsigned long batch_seq;	/* odd while a batch uses @pol */
+	char *rxbuf;			/* RECV_BATCH x RECV_BUF_SIZE */
+	char *txbuf;			/* verdicts */
 };
 
 static volatile sig_atomic_t stop_requested, dump_requested, reload_requested;
+static volatile sig_atomic_t queue_failed;	/* a queue thread gave up */
 static struct sg_policy policy;
-static struct nfq_flow_table flows;
-static struct nfq_counters counters;
+/* What the queue threads inspect with; a reload publishes a new one. */
+static const struct sg_policy *active_policy = &policy;
+static struct nfq_worker *workers;
 static struct nfq_opts opts = {
 	.queue = 0,
+	.n_queues = 1,
 	.ports = { 25 },
 	.n_ports = 1,
 	.policy = "esmtp",
 	.table_size = 65536,
 	.idle_timeout = 3600,
+	.maxlen = 4096,
+	.rcvbuf = 8 << 20,
 };
+
+/* Single writer: a plain add published with a relaxed store. */
+#define CTR_ADD(w, field, n) \
+	__atomic_store_n(&(w)->c.field, (w)->c.field + (n), __ATOMIC_RELAXED)
+#define CTR_GET(w, field) __atomic_load_n(&(w)->c.field, __ATOMIC_RELAXED)
 
 static void on_signal(int sig)
 {
@@ -72,32 +117,6 @@ static void on_signal(int sig)
 		reload_requested = 1;
 	else
 		stop_requested = 1;
-}
-
-/*
- * Parse the policy again; on success it replaces the active one between
- * two packets, with the next generation so that connections in the middle
- * of a word finish it as the kernel helper does (policy.h). On failure the
- * active policy stays.
- */
-static int load_policy(void)
-{
-	char path[PATH_MAX];
-	struct sg_pf_error perr;
-	struct sg_policy next;
-
-	if (sg_policy_resolve(opts.policy, path, sizeof(path))) {
-		fprintf(stderr, "smtpguard-nfq: %s: no such policy file or preset\n",
-			opts.policy);
-		return -1;
-	}
-	if (sg_policy_parse_file(path, &next, &perr) != SG_PF_OK) {
-		fprintf(stderr, "smtpguard-nfq: %s\n", perr.msg);
-		return -1;
-	}
-	next.generation = policy.generation + 1;
-	policy = next;
-	return 0;
 }
 
 static uint64_t now_seconds(void)
@@ -118,28 +137,129 @@ static bool is_server_port(uint16_t port)
 	return false;
 }
 
-static void dump_counters(FILE *out)
+/* Counters of one queue, or of all of them (@w NULL). */
+struct nfq_stats {
+	struct nfq_counters c;
+	uint64_t evictions;
+	struct nfq_queue_stat k;	/* the kernel's */
+	bool have_k;
+};
+
+static void collect(const struct nfq_worker *w, struct nfq_stats *s)
+{
+	const struct nfq_worker *from = w ? w : workers;
+	const struct nfq_worker *to = w ? w + 1 : workers + opts.n_queues;
+	struct nfq_queue_stat k;
+
+	memset(s, 0, sizeof(*s));
+	s->have_k = true;
+	for (w = from; w < to; w++) {
+#define SUM(f) (s->c.f += CTR_GET(w, f))
+		SUM(packets); SUM(bytes); SUM(sessions); SUM(passes);
+		SUM(holds); SUM(drops); SUM(resets); SUM(rewrites);
+		SUM(untracked); SUM(events); SUM(truncated); SUM(enobufs);
+		SUM(recvs); SUM(verdict_sends);
+#undef SUM
+		s->evictions += __atomic_load_n(&w->flows.evictions,
+						__ATOMIC_RELAXED);
+		if (nfq_queue_stat(w->queue, &k)) {
+			s->have_k = false;
+			continue;
+		}
+		s->k.queue_total += k.queue_total;
+		s->k.dropped += k.dropped;
+		s->k.user_dropped += k.user_dropped;
+		s->k.id_sequence += k.id_sequence;
+	}
+}
+
+/* Packets the kernel lost between the hook and us: queue full or socket
+ * full. Both cost the sender a retransmission. */
+static uint64_t queue_loss(const struct nfq_stats *s)
+{
+	if (!s->have_k)
+		return s->c.enobufs;
+	return (uint64_t)s->k.dropped + s->k.user_dropped;
+}
+
+static void dump_text(FILE *out, const char *prefix, const struct nfq_stats *s)
 {
 	fprintf(out,
-		"packets %" PRIu64 " bytes %" PRIu64 " sessions %" PRIu64
+		"%spackets %" PRIu64 " bytes %" PRIu64 " sessions %" PRIu64
 		" pass %" PRIu64 " hold %" PRIu64 " drop %" PRIu64
 		" reset %" PRIu64 " rewrites %" PRIu64 " untracked %" PRIu64
-		" events %" PRIu64 " evictions %" PRIu64 "\n",
-		counters.packets, counters.bytes, counters.sessions,
-		counters.passes, counters.holds, counters.drops,
-		counters.resets, counters.rewrites, counters.untracked,
-		counters.events, flows.evictions);
+		" events %" PRIu64 " evictions %" PRIu64
+		" queue_loss %" PRIu64 " queue_dropped %u user_dropped %u"
+		" enobufs %" PRIu64 " truncated %" PRIu64 " waiting %u"
+		" recvs %" PRIu64 " verdict_sends %" PRIu64 "\n",
+		prefix, s->c.packets, s->c.bytes, s->c.sessions,
+		s->c.passes, s->c.holds, s->c.drops,
+		s->c.resets, s->c.rewrites, s->c.untracked,
+		s->c.events, s->evictions, queue_loss(s),
+		s->k.dropped, s->k.user_dropped, s->c.enobufs,
+		s->c.truncated, s->k.queue_total,
+		s->c.recvs, s->c.verdict_sends);
+}
+
+static void dump_json_one(FILE *out, const struct nfq_stats *s)
+{
+	fprintf(out,
+		"\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"sessions\":%" PRIu64
+		",\"pass\":%" PRIu64 ",\"hold\":%" PRIu64 ",\"drop\":%" PRIu64
+		",\"reset\":%" PRIu64 ",\"rewrites\":%" PRIu64 ",\"untracked\":%" PRIu64
+		",\"events\":%" PRIu64 ",\"evictions\":%" PRIu64
+		",\"queue_loss\":%" PRIu64 ",\"queue_dropped\":%u,\"user_dropped\":%u"
+		",\"enobufs\":%" PRIu64 ",\"truncated\":%" PRIu64 ",\"waiting\":%u"
+		",\"recvs\":%" PRIu64 ",\"verdict_sends\":%" PRIu64,
+		s->c.packets, s->c.bytes, s->c.sessions,
+		s->c.passes, s->c.holds, s->c.drops,
+		s->c.resets, s->c.rewrites, s->c.untracked,
+		s->c.events, s->evictions, queue_loss(s),
+		s->k.dropped, s->k.user_dropped, s->c.enobufs,
+		s->c.truncated, s->k.queue_total,
+		s->c.recvs, s->c.verdict_sends);
+}
+
+/* Totals, then each queue when there are several; one JSON object with -j. */
+static void dump_counters(FILE *out)
+{
+	struct nfq_stats s;
+	char prefix[32];
+	unsigned int i;
+
+	collect(NULL, &s);
+	if (opts.json) {
+		fputc('{', out);
+		dump_json_one(out, &s);
+		fputs(",\"queues\":[", out);
+		for (i = 0; i < opts.n_queues; i++) {
+			collect(&workers[i], &s);
+			fprintf(out, "%s{\"queue\":%u,", i ? "," : "",
+				workers[i].queue);
+			dump_json_one(out, &s);
+			fputc('}', out);
+		}
+		fputs("]}\n", out);
+	} else {
+		dump_text(out, "", &s);
+		for (i = 0; opts.n_queues > 1 && i < opts.n_queues; i++) {
+			collect(&workers[i], &s);
+			snprintf(prefix, sizeof(prefix), "queue %u: ",
+				 workers[i].queue);
+			dump_text(out, prefix, &s);
+		}
+	}
 	fflush(out);
 }
 
-static void report_events(const struct nfq_tcp_pkt *p,
+static void report_events(struct nfq_worker *w, const struct nfq_tcp_pkt *p,
 			  const struct sg_result *res)
 {
 	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
 	int af = p->family == 4 ? AF_INET : AF_INET6;
 	unsigned int i;
 
-	counters.events += res->n_events;
+	CTR_ADD(w, events, res->n_events);
 	if (!opts.verbose || !res->n_events)
 		return;
 	inet_ntop(af, p->saddr, src, sizeof(src));
@@ -160,7 +280,7 @@ static void report_events(const struct nfq_tcp_pkt *p,
 }
 
 /* Inspect one packet; returns the NF_* verdict, payload edited in place. */
-static int inspect(struct nfq_tcp_pkt *p, bool *mangled)
+static int inspect(struct nfq_worker *w, struct nfq_tcp_pkt *p, bool *mangled)
 {
 	struct nfq_flow_key key;
 	enum sg_dir dir;
@@ -185,81 +305,79 @@ static int inspect(struct nfq_tcp_pkt *p, bool *mangled)
 		key.cport = p->dport;
 		key.sport = p->sport;
 	} else {
-		counters.untracked++;
+		CTR_ADD(w, untracked, 1);
 		return NF_ACCEPT;
 	}
 
-	f = nfq_flow_get(&flows, &key, now_seconds(), &created);
+	f = nfq_flow_get(&w->flows, &key, w->now, &created);
 	if (!f) {
-		counters.untracked++;
+		CTR_ADD(w, untracked, 1);
 		return opts.fail_open ? NF_ACCEPT : NF_DROP;
 	}
 	if (created) {
 		/* Without the client's SYN we joined mid-stream. */
 		sg_conn_init(&f->st, !(p->flags & SG_TCP_SYN) ||
 				     dir != SG_DIR_CLIENT);
-		counters.sessions++;
+		CTR_ADD(w, sessions, 1);
 	}
 
-	sg_seg_begin(&seg, &f->st, &policy, dir, p->seq,
+	sg_seg_begin(&seg, &f->st, w->pol, dir, p->seq,
 		     (uint32_t)(p->len - p->payoff), p->ack, p->flags);
 	sg_seg_feed(&seg, p->data + p->payoff, (uint32_t)(p->len - p->payoff));
 	verdict = sg_seg_end(&seg);
-	counters.bytes += seg.res.new_bytes;
-	report_events(p, &seg.res);
+	CTR_ADD(w, bytes, seg.res.new_bytes);
+	report_events(w, p, &seg.res);
 
 	if (sg_conn_opaque(&f->st) || (p->flags & SG_TCP_RST))
-		nfq_flow_del(&flows, f);	/* TLS or gone: stop tracking */
+		nfq_flow_del(&w->flows, f);	/* TLS or gone: stop tracking */
 
 	switch (verdict) {
 	case SG_V_PASS:
-		counters.passes++;
+		CTR_ADD(w, passes, 1);
 		if (seg.res.n_spans) {
 			nfq_tcp_rewrite(p, &seg.res);
-			counters.rewrites++;
+			CTR_ADD(w, rewrites, 1);
 			*mangled = true;
 		}
 		return NF_ACCEPT;
 	case SG_V_HOLD:
-		counters.holds++;
+		CTR_ADD(w, holds, 1);
 		return NF_DROP;
 	case SG_V_DROP:
-		counters.drops++;
+		CTR_ADD(w, drops, 1);
 		return NF_DROP;
 	default:
 		/* The receiver gets this segment as an RST; the sender's
 		 * next segment meets a reset connection there. */
-		counters.resets++;
+		CTR_ADD(w, resets, 1);
 		nfq_tcp_make_rst(p);
 		*mangled = true;
 		if (f->used)
-			nfq_flow_del(&flows, f);
+			nfq_flow_del(&w->flows, f);
 		return NF_ACCEPT;
 	}
 }
 
-static int send_verdict(struct mnl_socket *nl, uint32_t id, int verdict,
-			const struct nfq_tcp_pkt *p, bool mangled)
+/* A packet queued with CHECKSUM_PARTIAL (NFQA_CFG_F_GSO skips completing
+ * it) carries only the pseudo-header sum, and the kernel sends what we
+ * return as it is: a packet we changed leaves with a full checksum. */
+static void complete_checksum(struct nfq_tcp_pkt *p)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE + 0xffff];
-	struct nlmsghdr *nlh;
+	uint16_t sum = nfq_tcp_checksum(p);
 
-	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_VERDICT, opts.queue);
-	nfq_nlmsg_verdict_put(nlh, (int)id, verdict);
-	if (mangled)
-		nfq_nlmsg_verdict_put_pkt(nlh, p->data, (uint32_t)p->len);
-	return (int)mnl_socket_sendto(nl, nlh, nlh->nlmsg_len);
+	p->data[p->l4off + 16] = (uint8_t)(sum >> 8);
+	p->data[p->l4off + 17] = (uint8_t)sum;
 }
 
 static int queue_cb(const struct nlmsghdr *nlh, void *data)
 {
-	struct mnl_socket *nl = data;
+	struct nfq_worker *w = data;
 	struct nlattr *attr[NFQA_MAX + 1] = { NULL };
 	struct nfqnl_msg_packet_hdr *ph;
 	struct nfq_tcp_pkt p;
 	bool mangled = false;
 	int verdict = NF_ACCEPT;
-	uint32_t id;
+	uint32_t id, skbinfo = 0, len;
 
 	if (nfq_nlmsg_parse(nlh, attr) < 0 || !attr[NFQA_PACKET_HDR]) {
 		fprintf(stderr, "smtpguard-nfq: malformed queue message\n");
@@ -267,51 +385,245 @@ static int queue_cb(const struct nlmsghdr *nlh, void *data)
 	}
 	ph = mnl_attr_get_payload(attr[NFQA_PACKET_HDR]);
 	id = ntohl(ph->packet_id);
-	counters.packets++;
+	CTR_ADD(w, packets, 1);
+	if (attr[NFQA_SKB_INFO])
+		skbinfo = ntohl(mnl_attr_get_u32(attr[NFQA_SKB_INFO]));
+	len = attr[NFQA_PAYLOAD] ? mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]) : 0;
 
-	if (attr[NFQA_PAYLOAD] &&
-	    !nfq_tcp_parse(&p, mnl_attr_get_payload(attr[NFQA_PAYLOAD]),
-			   mnl_attr_get_payload_len(attr[NFQA_PAYLOAD])))
-		verdict = inspect(&p, &mangled);
-	else
-		counters.untracked++;	/* not TCP we understand: pass */
+	if (attr[NFQA_CAP_LEN] && ntohl(mnl_attr_get_u32(attr[NFQA_CAP_LEN])) > len) {
+		/* Larger than the copy range (a GRO or BIG TCP packet):
+		 * the engine cannot see all of it, so it cannot pass. */
+		CTR_ADD(w, truncated, 1);
+		verdict = opts.fail_open ? NF_ACCEPT : NF_DROP;
+	} else if (attr[NFQA_PAYLOAD] &&
+		   !nfq_tcp_parse(&p, mnl_attr_get_payload(attr[NFQA_PAYLOAD]),
+				  len)) {
+		verdict = inspect(w, &p, &mangled);
+		if (mangled && (skbinfo & NFQA_SKB_CSUMNOTREADY))
+			complete_checksum(&p);
+	} else {
+		CTR_ADD(w, untracked, 1);	/* not TCP we understand: pass */
+	}
 
-	if (send_verdict(nl, id, verdict, &p, mangled) < 0) {
+	if (verdict == NF_ACCEPT && !mangled) {
+		nfq_verdicts_accept(&w->verdicts, id);
+		return MNL_CB_OK;
+	}
+	if (nfq_verdicts_one(&w->verdicts, id, verdict,
+			     mangled ? p.data : NULL, mangled ? (uint32_t)p.len : 0)) {
 		perror("smtpguard-nfq: verdict");
 		return MNL_CB_ERROR;
 	}
 	return MNL_CB_OK;
 }
 
-static int queue_config(struct mnl_socket *nl)
+static int send_verdicts(void *ctx, const void *buf, size_t len)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh;
-	uint32_t flags = opts.fail_open ? NFQA_CFG_F_FAIL_OPEN : 0;
+	struct nfq_worker *w = ctx;
 
-	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, opts.queue);
-	nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, NFQNL_CFG_CMD_BIND);
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+	CTR_ADD(w, verdict_sends, 1);
+	return (int)mnl_socket_sendto(w->nl, buf, len);
+}
+
+/*
+ * One queue: take whatever the socket holds (up to RECV_BATCH packets in
+ * one recvmmsg), inspect each in order, then send all verdicts in one
+ * message buffer. ENOBUFS means the kernel could not deliver packets to
+ * us (they are counted in the queue's user_dropped): count and go on.
+ */
+static void *queue_loop(void *arg)
+{
+	struct nfq_worker *w = arg;
+	struct mmsghdr msgs[RECV_BATCH];
+	struct iovec iov[RECV_BATCH];
+	unsigned int portid = mnl_socket_get_portid(w->nl);
+	int fd = mnl_socket_get_fd(w->nl), i, n;
+
+	for (i = 0; i < RECV_BATCH; i++) {
+		iov[i].iov_base = w->rxbuf + (size_t)i * RECV_BUF_SIZE;
+		iov[i].iov_len = RECV_BUF_SIZE;
+	}
+	while (!stop_requested) {
+		memset(msgs, 0, sizeof(msgs));
+		for (i = 0; i < RECV_BATCH; i++) {
+			msgs[i].msg_hdr.msg_iov = &iov[i];
+			msgs[i].msg_hdr.msg_iovlen = 1;
+		}
+		n = recvmmsg(fd, msgs, RECV_BATCH, MSG_WAITFORONE, NULL);
+		if (n < 0) {
+			if (errno == ENOBUFS) {
+				if (!w->c.enobufs)
+					fprintf(stderr, "smtpguard-nfq: queue %u: socket overrun, packets lost (TCP resends them); raise --rcvbuf\n",
+						w->queue);
+				CTR_ADD(w, enobufs, 1);
+				continue;
+			}
+			if (errno == EINTR || errno == EAGAIN)
+				continue;	/* stop check (SO_RCVTIMEO) */
+			fprintf(stderr, "smtpguard-nfq: queue %u: recv: %s\n",
+				w->queue, strerror(errno));
+			break;
+		}
+		CTR_ADD(w, recvs, 1);
+		w->now = now_seconds();
+		__atomic_add_fetch(&w->batch_seq, 1, __ATOMIC_SEQ_CST);
+		w->pol = __atomic_load_n(&active_policy, __ATOMIC_ACQUIRE);
+		for (i = 0; i < n; i++) {
+			if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+				fprintf(stderr, "smtpguard-nfq: queue %u: message truncated\n",
+					w->queue);
+				continue;
+			}
+			if (mnl_cb_run(iov[i].iov_base, msgs[i].msg_len, 0,
+				       portid, queue_cb, w) < 0 &&
+			    errno != EINTR)
+				goto out;
+		}
+		__atomic_add_fetch(&w->batch_seq, 1, __ATOMIC_RELEASE);
+		if (nfq_verdicts_flush(&w->verdicts)) {
+			perror("smtpguard-nfq: verdict");
+			break;
+		}
+	}
+out:
+	/* a broken queue stops the program rather than hold its packets */
+	if (!stop_requested) {
+		queue_failed = 1;
+		stop_requested = 1;
+		kill(getpid(), SIGTERM);
+	}
+	return NULL;
+}
+
+/*
+ * SIGHUP: parse the policy file again into a new policy with the next
+ * generation (connections in the middle of a word finish it, as in the
+ * kernel helper), publish it, and free the one it replaces once no queue
+ * thread is still in a batch that began with it. On failure the active
+ * policy stays.
+ */
+static int reload_policy(void)
+{
+	const struct sg_policy *old = active_policy;
+	struct sg_pf_error perr;
+	char path[PATH_MAX];
+	struct sg_policy *next;
+	unsigned long *seen;
+	unsigned int i;
+
+	if (sg_policy_resolve(opts.policy, path, sizeof(path))) {
+		fprintf(stderr, "smtpguard-nfq: %s: no such policy file or preset\n",
+			opts.policy);
 		return -1;
+	}
+	next = malloc(sizeof(*next));
+	seen = calloc(opts.n_queues, sizeof(*seen));
+	if (!next || !seen) {
+		fprintf(stderr, "smtpguard-nfq: no memory for a new policy\n");
+		free(next);
+		free(seen);
+		return -1;
+	}
+	if (sg_policy_parse_file(path, next, &perr) != SG_PF_OK) {
+		fprintf(stderr, "smtpguard-nfq: %s (the active policy stays)\n",
+			perr.msg);
+		free(next);
+		free(seen);
+		return -1;
+	}
+	next->generation = old->generation + 1;
+	__atomic_store_n(&active_policy, next, __ATOMIC_SEQ_CST);
+	for (i = 0; i < opts.n_queues; i++)
+		seen[i] = __atomic_load_n(&workers[i].batch_seq, __ATOMIC_SEQ_CST);
+	for (i = 0; i < opts.n_queues; i++) {
+		const struct timespec ms = { .tv_sec = 0, .tv_nsec = 1000000 };
 
-	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, opts.queue);
-	nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, 0xffff);
-	mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
-	mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(NFQA_CFG_F_FAIL_OPEN));
-	return mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0 ? -1 : 0;
+		while ((seen[i] & 1) && !stop_requested &&
+		       __atomic_load_n(&workers[i].batch_seq, __ATOMIC_ACQUIRE) == seen[i])
+			nanosleep(&ms, NULL);
+	}
+	free(seen);
+	if (old != &policy)
+		free((void *)old);
+	return 0;
+}
+
+static int worker_open(struct nfq_worker *w)
+{
+	struct nfq_queue_cfg cfg = {
+		.queue = w->queue,
+		.maxlen = opts.maxlen,
+		/* the engine reads the whole payload; the kernel caps this
+		 * at 65531 (NFQNL_MAX_COPY_RANGE) */
+		.copy_range = 0xffff,
+		.fail_open = opts.fail_open,
+	};
+	struct timeval tv = { .tv_sec = 0, .tv_usec = 250000 };
+	bool gso;
+	int fd, rcvbuf;
+
+	if (nfq_flow_table_init(&w->flows, opts.table_size, opts.idle_timeout)) {
+		fprintf(stderr, "smtpguard-nfq: no memory for %u flows\n",
+			opts.table_size);
+		return -1;
+	}
+	w->rxbuf = malloc((size_t)RECV_BATCH * RECV_BUF_SIZE);
+	w->txbuf = malloc(2 * NFQ_VERDICT_BUF_MIN);
+	if (!w->rxbuf || !w->txbuf) {
+		fprintf(stderr, "smtpguard-nfq: no memory for queue buffers\n");
+		return -1;
+	}
+	w->nl = mnl_socket_open(NETLINK_NETFILTER);
+	if (!w->nl || mnl_socket_bind(w->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		perror("smtpguard-nfq: netlink");
+		return -1;
+	}
+	fd = mnl_socket_get_fd(w->nl);
+	/* Room for a burst before the kernel has to drop (ENOBUFS). */
+	rcvbuf = nfq_set_rcvbuf(fd, opts.rcvbuf);
+	if (nfq_queue_setup(w->nl, &cfg, &gso)) {
+		fprintf(stderr, "smtpguard-nfq: cannot bind queue %u: %s%s\n",
+			w->queue, strerror(errno),
+			errno == EPERM ? " (needs CAP_NET_ADMIN)" :
+			errno == EBUSY ? " (another program has it)" : "");
+		return -1;
+	}
+	/* wake up now and then to notice a stop request */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	nfq_verdicts_init(&w->verdicts, w->queue, w->txbuf,
+			  2 * NFQ_VERDICT_BUF_MIN, send_verdicts, w);
+	w->pol = active_policy;
+	fprintf(stderr, "smtpguard-nfq: queue %u: maxlen %u, socket buffer %d%s%s\n",
+		w->queue, opts.maxlen, rcvbuf,
+		rcvbuf < opts.rcvbuf ? " (less than asked: raise net.core.rmem_max)" : "",
+		gso ? "" : ", no GSO (the kernel segments for us)");
+	return 0;
+}
+
+static void worker_close(struct nfq_worker *w)
+{
+	if (w->nl)
+		mnl_socket_close(w->nl);
+	nfq_flow_table_free(&w->flows);
+	free(w->rxbuf);
+	free(w->txbuf);
 }
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: smtpguard-nfq [-q QUEUE] [-p PORT[,PORT...]] [-f FILE|PRESET]\n"
-		"                     [-n FLOWS] [-t IDLE_SECONDS] [-o] [-v]\n"
-		"  -q  NFQUEUE number (default 0)\n"
+		"Usage: smtpguard-nfq [-q QUEUE[-LAST]] [-p PORT[,PORT...]] [-f FILE|PRESET]\n"
+		"                     [-n FLOWS] [-t IDLE_SECONDS] [-m MAXLEN] [-b BYTES]\n"
+		"                     [-o] [-j] [-v]\n"
+		"  -q  NFQUEUE number, or a range served by one thread each (default 0)\n"
 		"  -p  SMTP server ports (default 25)\n"
 		"  -f  policy file or preset name (default esmtp)\n"
-		"  -n  connection table size (default 65536)\n"
+		"  -n  connection table size, per queue (default 65536)\n"
 		"  -t  idle timeout of a connection (default 3600)\n"
+		"  -m, --maxlen   packets the kernel queues for us (default 4096)\n"
+		"  -b, --rcvbuf   socket receive buffer in bytes (default 8388608)\n"
 		"  -o  fail open: pass packets when the queue or table is full\n"
+		"  -j, --json     counters as JSON\n"
 		"  -v  print events on stdout\n"
 		"  -h, --help     this text\n"
 		"  -V, --version  print the version\n"
@@ -339,25 +651,28 @@ static int parse_ports(const char *arg)
 	return opts.n_ports ? 0 : -1;
 }
 
+static const struct option long_opts[] = {
+	{ "maxlen", required_argument, NULL, 'm' },
+	{ "rcvbuf", required_argument, NULL, 'b' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
+
 static int parse_args(int argc, char **argv)
 {
 	unsigned long v;
 	char *end;
 	int c;
 
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
-
-	while ((c = getopt_long(argc, argv, "q:p:f:n:t:ovhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "q:p:f:n:t:m:b:ojvhV",
+				long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'q':
-			v = strtoul(optarg, &end, 10);
-			if (*end || v > 65535)
+			if (nfq_parse_queue_range(optarg, &opts.queue,
+						  &opts.n_queues))
 				goto bad;
-			opts.queue = (uint16_t)v;
 			break;
 		case 'p':
 			if (parse_ports(optarg))
@@ -378,8 +693,23 @@ static int parse_args(int argc, char **argv)
 				goto bad;
 			opts.idle_timeout = (uint32_t)v;
 			break;
+		case 'm':
+			v = strtoul(optarg, &end, 10);
+			if (*end || v < 16 || v > (1ul << 20))
+				goto bad;
+			opts.maxlen = (uint32_t)v;
+			break;
+		case 'b':
+			v = strtoul(optarg, &end, 10);
+			if (*end || v < (1ul << 16) || v > (1ul << 30))
+				goto bad;
+			opts.rcvbuf = (int)v;
+			break;
 		case 'o':
 			opts.fail_open = 1;
+			break;
+		case 'j':
+			opts.json = 1;
 			break;
 		case 'v':
 			opts.verbose = 1;
@@ -408,18 +738,27 @@ bad_extra:
 
 int main(int argc, char **argv)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE + 0xffff];
-	struct mnl_socket *nl;
+	char path[PATH_MAX];
+	struct sg_pf_error perr;
 	struct sigaction sa;
-	int ret;
+	sigset_t block, old;
+	unsigned int i;
+	int ret = 0;
 
 	if (parse_args(argc, argv))
 		return 2;
-	if (load_policy())
+	if (sg_policy_resolve(opts.policy, path, sizeof(path))) {
+		fprintf(stderr, "smtpguard-nfq: %s: no such policy file or preset\n",
+			opts.policy);
 		return 3;
-	if (nfq_flow_table_init(&flows, opts.table_size, opts.idle_timeout)) {
-		fprintf(stderr, "smtpguard-nfq: no memory for %u flows\n",
-			opts.table_size);
+	}
+	if (sg_policy_parse_file(path, &policy, &perr) != SG_PF_OK) {
+		fprintf(stderr, "smtpguard-nfq: %s\n", perr.msg);
+		return 3;
+	}
+	workers = calloc(opts.n_queues, sizeof(*workers));
+	if (!workers) {
+		fprintf(stderr, "smtpguard-nfq: no memory\n");
 		return 1;
 	}
 
@@ -429,51 +768,62 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	/* Signals go to this thread only; the queue threads never stop
+	 * for them. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGUSR1);
+	sigaddset(&block, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
 
-	nl = mnl_socket_open(NETLINK_NETFILTER);
-	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		perror("smtpguard-nfq: netlink");
-		return 1;
+	for (i = 0; i < opts.n_queues; i++) {
+		workers[i].queue = (uint16_t)(opts.queue + i);
+		if (worker_open(&workers[i])) {
+			ret = 1;
+			goto out;
+		}
 	}
-	if (queue_config(nl)) {
-		fprintf(stderr, "smtpguard-nfq: cannot bind queue %u: %s%s\n",
-			opts.queue, strerror(errno),
-			errno == EPERM ? " (needs CAP_NET_ADMIN)" : "");
-		mnl_socket_close(nl);
-		return 1;
+	for (i = 0; i < opts.n_queues; i++) {
+		if (pthread_create(&workers[i].thread, NULL, queue_loop,
+				   &workers[i])) {
+			fprintf(stderr, "smtpguard-nfq: cannot start a thread\n");
+			stop_requested = 1;
+			ret = 1;
+			break;
+		}
+		workers[i].started = true;
 	}
-	/* Queue overruns are reported as ENOBUFS; keep going. */
-	ret = 1;
-	setsockopt(mnl_socket_get_fd(nl), SOL_NETLINK, NETLINK_NO_ENOBUFS,
-		   &ret, sizeof(ret));
-	fprintf(stderr, "smtpguard-nfq: queue %u, policy %s, %u ports\n",
-		opts.queue, opts.policy, opts.n_ports);
+	if (opts.n_queues > 1)
+		fprintf(stderr, "smtpguard-nfq: queue %u-%u, policy %s, %u ports\n",
+			opts.queue, opts.queue + opts.n_queues - 1, opts.policy,
+			opts.n_ports);
+	else
+		fprintf(stderr, "smtpguard-nfq: queue %u, policy %s, %u ports\n",
+			opts.queue, opts.policy, opts.n_ports);
 
 	while (!stop_requested) {
-		ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-
+		sigsuspend(&old);	/* signals unblocked only while waiting */
 		if (dump_requested) {
 			dump_requested = 0;
 			dump_counters(stderr);
 		}
 		if (reload_requested) {
 			reload_requested = 0;
-			if (!load_policy())
+			if (!reload_policy())
 				fprintf(stderr, "smtpguard-nfq: policy %s reloaded\n",
 					opts.policy);
 		}
-		if (n < 0) {
-			if (errno == EINTR || errno == ENOBUFS)
-				continue;
-			perror("smtpguard-nfq: recv");
-			break;
-		}
-		if (mnl_cb_run(buf, (size_t)n, 0, mnl_socket_get_portid(nl),
-			       queue_cb, nl) < 0 && errno != EINTR)
-			break;
 	}
+	for (i = 0; i < opts.n_queues; i++)
+		if (workers[i].started)
+			pthread_join(workers[i].thread, NULL);
 	dump_counters(stderr);
-	mnl_socket_close(nl);
-	nfq_flow_table_free(&flows);
-	return 0;
+	if (queue_failed)
+		ret = 1;
+out:
+	for (i = 0; i < opts.n_queues; i++)
+		worker_close(&workers[i]);
+	free(workers);
+	return ret;
 }
