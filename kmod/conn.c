@@ -33,16 +33,59 @@ static void smtp_conn_put_data(struct smtp_help_data *hd)
 		call_rcu(&c->rcu, smtp_conn_free_rcu);
 }
 
-struct smtp_conn *smtp_conn_get(struct nf_conn *ct, bool syn, bool *created)
+void smtp_conn_note_first(struct nf_conn *ct, const struct smtp_conn_pkt *pkt)
+{
+	struct smtp_help_data *hd = nfct_help_data(ct);
+
+	/* Only the original direction's packets meet an unconfirmed entry. */
+	if (!pkt->syn || pkt->dir != SG_DIR_CLIENT)
+		return;
+	hd->isn = pkt->seq;
+	hd->syn_len = pkt->len;
+	/* An unconfirmed entry is this CPU's alone; confirmation publishes it. */
+	set_bit(SMTP_HB_ISN, &hd->flags);
+}
+
+/*
+ * Mid-stream (no client SYN seen, or a conntrackd sync) the engine picks
+ * up. So it does when the server has acknowledged SYN payload that was
+ * judged without state (TFO accepted): the stream model restarts after it.
+ * Otherwise the client's SYN is replayed into the fresh state; its payload,
+ * if the server did not take it, comes again and is inspected in order.
+ */
+static void smtp_conn_seed(struct smtp_help_data *hd, struct sg_conn *st,
+			   const struct smtp_conn_pkt *pkt, struct sg_seg *seg,
+			   const struct sg_policy *pol)
+{
+	bool pickup = test_bit(SMTP_HB_PICKUP, &hd->flags) ||
+		      !test_bit(SMTP_HB_ISN, &hd->flags);
+
+	if (!pickup && hd->syn_len && pkt->dir == SG_DIR_SERVER && pkt->ack &&
+	    pkt->ack_seq != hd->isn + 1)
+		pickup = true;
+	sg_conn_init(st, pickup);
+	if (!pickup) {
+		sg_seg_begin(seg, st, pol, SG_DIR_CLIENT, hd->isn, 0, 0,
+			     SG_TCP_SYN);
+		sg_seg_end(seg);
+	}
+}
+
+struct smtp_conn *smtp_conn_get(struct nf_conn *ct,
+				const struct smtp_conn_pkt *pkt,
+				struct sg_seg *seg, const struct sg_policy *pol,
+				bool *created)
 {
 	struct smtp_help_data *hd = nfct_help_data(ct);
 	struct smtp_conn *c, *old;
 
 	*created = false;
-	c = READ_ONCE(hd->conn);
+	c = smp_load_acquire(&hd->conn);
 	if (likely(c))
 		return c;
-	if (READ_ONCE(hd->flags) & (SMTP_HF_GONE | SMTP_HF_OPAQUE) ||
+	if (!nf_ct_is_confirmed(ct) ||
+	    test_bit(SMTP_HB_GONE, &hd->flags) ||
+	    test_bit(SMTP_HB_OPAQUE, &hd->flags) ||
 	    READ_ONCE(smtp_conn_closing))
 		return NULL;
 
@@ -50,13 +93,13 @@ struct smtp_conn *smtp_conn_get(struct nf_conn *ct, bool syn, bool *created)
 	if (!c)
 		return NULL;
 	spin_lock_init(&c->lock);
-	/* Without the SYN we joined mid-stream; so did a conntrackd sync. */
-	sg_conn_init(&c->st, !syn || (READ_ONCE(hd->flags) & SMTP_HF_PICKUP));
+	smtp_conn_seed(hd, &c->st, pkt, seg, pol);
 
-	old = cmpxchg(&hd->conn, NULL, c);
+	/* Release: the state is initialised before others can see it. */
+	old = cmpxchg_release(&hd->conn, NULL, c);
 	if (old) {	/* the other direction's CPU won the race */
 		kmem_cache_free(smtp_conn_cache, c);
-		return old;
+		return smp_load_acquire(&hd->conn);
 	}
 	*created = true;
 	return c;
@@ -78,7 +121,7 @@ static int smtp_conn_release(struct nf_conn *ct, void *data)
 	if (h && h->me == THIS_MODULE) {
 		struct smtp_help_data *hd = nfct_help_data(ct);
 
-		WRITE_ONCE(hd->flags, hd->flags | SMTP_HF_GONE);
+		set_bit(SMTP_HB_GONE, &hd->flags);
 		smtp_conn_put_data(hd);
 	}
 	return 0;	/* keep the connection: it goes on uninspected */
