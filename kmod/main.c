@@ -102,5 +102,4 @@ module_exit(nf_conntrack_smtp_exit);
 MODULE_LICENSE("GPL");
 MODULE_AUTHOR("smtpguard developers");
 MODULE_DESCRIPTION("SMTP inspection conntrack helper");
-MODULE_ALIAS("ip_conntrack_smtp");
 MODULE_ALIAS_NFCT_HELPER("smtp");
