@@ -13,6 +13,11 @@
  * without .destroy, so whatever it pointed to would leak. Until then the
  * help area keeps the client's initial sequence number, which is all the
  * engine needs from the SYN.
+ *
+ * ctnetlink can also remove the helper from a live entry (CTA_HELP with an
+ * empty name): help->helper becomes NULL and .destroy never runs. So every
+ * state is also on a per-CPU list with a reference on its entry, and a
+ * periodic sweep frees the state of entries that lost the helper.
  */
 #ifndef SMTPGUARD_CONN_H
 #define SMTPGUARD_CONN_H
@@ -26,6 +31,9 @@
 struct smtp_conn {
 	spinlock_t lock;	/* serialises the two directions' CPUs */
 	struct sg_conn st;
+	struct nf_conn *ct;	/* owner; holds a reference */
+	struct list_head node;	/* on smtp_conn_lists[cpu] */
+	int cpu;
 	struct rcu_head rcu;
 };
 
