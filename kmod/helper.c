@@ -5,6 +5,7 @@
 #include <linux/netfilter.h>
 #include <linux/net.h>
 #include <linux/percpu.h>
+#include <linux/string_helpers.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <net/netlink.h>
 #include <net/netfilter/nf_conntrack_helper.h>
@@ -69,13 +70,16 @@ static void smtp_count_events(struct smtp_net *sn, const struct sg_result *r)
  * Kernel log: drops and resets only, one line per connection at most and
  * within net_ratelimit(); from other namespaces only if
  * net.netfilter.nf_log_all_netns is set, as for nf_log. The token is
- * attacker bytes: escaped. The netlink event stream carries everything.
+ * attacker bytes: non-ASCII and control bytes become \xNN. The netlink
+ * event stream carries everything.
  */
 static void smtp_log(struct nf_conn *ct, const struct sg_event *ev)
 {
 	const struct nf_conntrack_tuple *t = &ct->tuplehash[IP_CT_DIR_ORIGINAL].tuple;
 	struct smtp_help_data *hd = nfct_help_data(ct);
 	struct net *net = nf_ct_net(ct);
+	char tok[SG_TOKEN_LEN * 4 + 1];	/* every byte may become \xNN */
+	int n;
 
 	if (ev->action != SG_A_DROP && ev->action != SG_A_RESET)
 		return;
@@ -83,20 +87,20 @@ static void smtp_log(struct nf_conn *ct, const struct sg_event *ev)
 		return;
 	if (test_and_set_bit(SMTP_HB_LOGGED, &hd->flags) || !net_ratelimit())
 		return;
+	/* %pE leaves bytes >= 0xa0 alone (Latin-1 "printable"): hex them too */
+	n = string_escape_mem(ev->token, strnlen(ev->token, SG_TOKEN_LEN), tok,
+			      sizeof(tok) - 1, ESCAPE_HEX | ESCAPE_NAP, NULL);
+	tok[min_t(int, n, sizeof(tok) - 1)] = '\0';
 	if (t->src.l3num == AF_INET6)
-		pr_info("%pI6c.%u > %pI6c.%u: %s violation (%*pE), action %s\n",
+		pr_info("%pI6c.%u > %pI6c.%u: %s violation (%s), action %s\n",
 			&t->src.u3.in6, ntohs(t->src.u.tcp.port),
 			&t->dst.u3.in6, ntohs(t->dst.u.tcp.port),
-			sg_class_name(ev->klass),
-			(int)strnlen(ev->token, SG_TOKEN_LEN), ev->token,
-			sg_action_name(ev->action));
+			sg_class_name(ev->klass), tok, sg_action_name(ev->action));
 	else
-		pr_info("%pI4:%u > %pI4:%u: %s violation (%*pE), action %s\n",
+		pr_info("%pI4:%u > %pI4:%u: %s violation (%s), action %s\n",
 			&t->src.u3.ip, ntohs(t->src.u.tcp.port),
 			&t->dst.u3.ip, ntohs(t->dst.u.tcp.port),
-			sg_class_name(ev->klass),
-			(int)strnlen(ev->token, SG_TOKEN_LEN), ev->token,
-			sg_action_name(ev->action));
+			sg_class_name(ev->klass), tok, sg_action_name(ev->action));
 }
 
 static void smtp_report(struct sk_buff *skb, struct nf_conn *ct,
