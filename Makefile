@@ -27,7 +27,8 @@ KMOD_SRC := Kbuild $(wildcard kmod/*.c kmod/*.h kmod/engine/*.c kmod/engine/*.h 
 			       kmod/uapi/*.h kmod/probes/*.c) kmod/probe-compat.sh
 
 .PHONY: all module modules-all userspace check check-unit check-vm demo \
-	fuzz bench bench-vm sparse checkpatch install dkms-install clean help
+	fuzz bench bench-vm sparse checkpatch install dkms-install clean help \
+	debug-kernel check-debug stack-usage
 
 all: module userspace
 
@@ -36,7 +37,8 @@ help:
 	@echo "make KDIR=/path      module for another kernel"
 	@echo "make check           unit tests, fuzzer, then VM selftests on: $(KERNELS)"
 	@echo "make demo            boot the VM and push real mail through the helper"
-	@echo "make fuzz | bench | bench-vm | sparse | checkpatch"
+	@echo "make fuzz | bench | bench-vm | sparse | checkpatch | stack-usage"
+	@echo "make check-debug     every selftest on the KASAN/lockdep/kmemleak debug kernel"
 	@echo "make install | dkms-install | clean"
 
 # Out-of-tree builds put objects next to the sources, so each kernel gets
@@ -67,6 +69,31 @@ check-unit:
 check-vm: modules-all userspace
 	@set -e; test -n "$(KERNELS)" || { echo "no bootable kernel with headers; run scripts/install-deps" >&2; exit 1; }; \
 	for v in $(KERNELS); do selftests/run-in-vm $$v; done
+
+# The debug kernel (scripts/build-debug-kernel, cached in build/debug-kernel)
+# and every selftest on it, bracketed by kmemleak scans; DEBUG_TESTS="a.sh b.sh"
+# for a subset.
+DEBUG_KDIR := $(BUILD)/debug-kernel/obj
+DEBUG_TESTS ?=
+debug-kernel:
+	scripts/build-debug-kernel
+
+check-debug: debug-kernel userspace
+	$(MAKE) module KDIR=$(DEBUG_KDIR)
+	selftests/run-debug $(DEBUG_TESTS)
+
+# Stack frames of the module (gcc -fstack-usage): fails on any above STACK_MAX
+# (the packet path stays under 200 bytes; netlink STATS_GET, process context,
+# has the largest frame).
+STACK_MAX ?= 320
+stack-usage: $(KMOD_SRC)
+	@mkdir -p $(BUILD)/stack-$(KVER)
+	@rm -rf $(BUILD)/stack-$(KVER)/kmod && cp -rs $(CURDIR)/kmod $(BUILD)/stack-$(KVER)/kmod
+	@ln -sf $(CURDIR)/Kbuild $(BUILD)/stack-$(KVER)/Kbuild
+	kmod/probe-compat.sh $(KDIR) $(BUILD)/stack-$(KVER)/kmod/compat-probed.h
+	$(MAKE) -C $(KDIR) M=$(BUILD)/stack-$(KVER) KCFLAGS=-fstack-usage modules >/dev/null
+	@cat $$(find $(BUILD)/stack-$(KVER) -name '*.su') | sort -t'	' -k2 -n -r | head -n 8
+	@! cat $$(find $(BUILD)/stack-$(KVER) -name '*.su') | awk -F'\t' '$$2 > $(STACK_MAX)' | grep .
 
 demo: module userspace
 	selftests/vm/run $(KVER) selftests/demo.sh
