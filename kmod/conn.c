@@ -10,7 +10,7 @@
 #define SMTP_CONN_SWEEP_PERIOD	(2 * HZ)
 
 struct smtp_conn_list {
-	spinlock_t lock;
+	spinlock_t lock;	/* protects head; taken with BH disabled */
 	struct list_head head;
 };
 
@@ -118,8 +118,10 @@ struct smtp_conn *smtp_conn_get(struct nf_conn *ct,
 {
 	struct smtp_help_data *hd = nfct_help_data(ct);
 	struct smtp_conn *c, *old;
+	struct smtp_conn_list *l;
 
 	*created = false;
+	/* Acquire: pairs with the cmpxchg_release() that published it. */
 	c = smp_load_acquire(&hd->conn);
 	if (likely(c))
 		return c;
@@ -136,17 +138,24 @@ struct smtp_conn *smtp_conn_get(struct nf_conn *ct,
 	smtp_conn_seed(hd, &c->st, pkt, seg, pol);
 	c->ct = ct;
 	c->cpu = smp_processor_id();	/* caller has BH disabled */
+	/* Listed and holding the entry before anyone (.destroy) can see it */
+	nf_conntrack_get(&ct->ct_general);
+	l = this_cpu_ptr(&smtp_conn_lists);
+	spin_lock(&l->lock);
+	list_add(&c->node, &l->head);
+	spin_unlock(&l->lock);
 
 	/* Release: the state is initialised before others can see it. */
 	old = cmpxchg_release(&hd->conn, NULL, c);
 	if (old) {	/* the other direction's CPU won the race */
+		spin_lock(&l->lock);
+		list_del(&c->node);
+		spin_unlock(&l->lock);
+		nf_ct_put(ct);	/* not the last: the packet holds the entry */
 		kmem_cache_free(smtp_conn_cache, c);
+		/* Acquire: pairs with the winner's cmpxchg_release(). */
 		return smp_load_acquire(&hd->conn);
 	}
-	nf_conntrack_get(&ct->ct_general);
-	spin_lock(&this_cpu_ptr(&smtp_conn_lists)->lock);
-	list_add(&c->node, &this_cpu_ptr(&smtp_conn_lists)->head);
-	spin_unlock(&this_cpu_ptr(&smtp_conn_lists)->lock);
 	*created = true;
 	return c;
 }

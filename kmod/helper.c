@@ -33,6 +33,7 @@ struct smtp_scratch {
 	struct sg_seg seg;
 	struct sg_conn conn;	/* state of an unconfirmed entry's segment */
 };
+
 static DEFINE_PER_CPU(struct smtp_scratch, smtp_scratch);
 
 /* Per-CPU counters; this_cpu ops because the output path is preemptible. */

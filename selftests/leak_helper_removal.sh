@@ -4,8 +4,9 @@
 # Removing the helper from live entries through ctnetlink (CTA_HELP with an
 # empty name, as "conntrack -U" tools may) clears help->helper without the
 # helper's .destroy: the connection's state must still be freed, within the
-# module's sweep period (2 s), not leak with every such entry. Counted in
-# /proc/slabinfo; the control shows the count follows the held sessions.
+# module's sweep period (2 s), not leak with every such entry. Counted
+# exactly (slab allocation tracking); the control shows the count follows
+# the held sessions.
 . "$(dirname "$0")/lib_smtp.sh"
 
 st_require ip nft conntrack smtp-sink python3

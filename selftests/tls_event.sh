@@ -5,7 +5,8 @@
 # as conntrackd get an event carrying CTA_HELP_INFO with the opaque flag at
 # once, not at the next unrelated event (often the FIN): a failover in
 # between would otherwise take the TLS session as plaintext. The session is
-# held open, silent, after STARTTLS; the event must arrive meanwhile.
+# held open, silent, after STARTTLS and the start of the TLS handshake; the
+# event must arrive meanwhile.
 # Control: with the helper detached no event carries the flag.
 . "$(dirname "$0")/lib_smtp.sh"
 
@@ -13,6 +14,8 @@ st_require ip nft conntrack python3
 st_need_vm
 
 st_begin 4 none
+# ctnetlink sends the events; joining its groups does not load it
+modprobe -q nf_conntrack_netlink
 
 # a server that accepts STARTTLS, then says nothing (no TLS needed here)
 in_s python3 - "$S4" <<-'PY' > "$ST_TMP/server.out" 2>&1 &
@@ -37,13 +40,14 @@ bg_track $!
 busywait 10000 grep -q listening "$ST_TMP/server.out" ||
 	{ st_fail "STARTTLS server listens"; st_finish; }
 
-# watch in the gateway, then STARTTLS and stay silent for 8 s
+# watch in the gateway, then STARTTLS, the first bytes of a ClientHello (the
+# engine hands off when the client starts TLS), and silence for 8 s
 watch_tls() {	# OUT: exit status of ct_events.py while the session is open
 	local w c rc
 	in_g python3 "$ST_DIR/ct_events.py" 25 6 > "$1" 2>&1 &
 	w=$!
 	busywait 5000 grep -q ready "$1" || return 1
-	printf 'expect 220\ncmd EHLO c.test 250\ncmd STARTTLS 220\nsleep 8\n' |
+	printf 'expect 220\ncmd EHLO c.test 250\ncmd STARTTLS 220\nsend \\x16\\x03\\x01\\x00\\x05\nsleep 8\n' |
 		in_c $SMTP_CLIENT -t 20 $S4 25 > "$1.client" 2>&1 &
 	c=$!
 	wait $w; rc=$?
