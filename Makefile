@@ -45,6 +45,7 @@ KMOD_SRC := Kbuild $(wildcard kmod/*.c kmod/*.h kmod/engine/*.c kmod/engine/*.h 
 	fuzz bench bench-vm sparse checkpatch install install-module \
 	install-userspace uninstall install-dkms-source dkms-install dkms-uninstall \
 	deb check-deb check-all trixie-root distclean \
+	debug-kernel check-debug stack-usage \
 	clean help
 
 all: module userspace
@@ -56,7 +57,8 @@ help:
 	@echo "                     (full suite on: $(FULL_KERNELS); smoke + security on the others)"
 	@echo "make check-all       the same with the full suite on every kernel"
 	@echo "make demo            boot the VM and push real mail through the helper"
-	@echo "make fuzz | bench | bench-vm | sparse | checkpatch"
+	@echo "make fuzz | bench | bench-vm | sparse | checkpatch | stack-usage"
+	@echo "make check-debug     every selftest on the KASAN/lockdep/kmemleak debug kernel"
 	@echo "make install | uninstall [DESTDIR=...] [PREFIX=/usr/local]"
 	@echo "make dkms-install | dkms-uninstall   DKMS, every kernel with headers"
 	@echo "make clean"
@@ -103,6 +105,31 @@ check-vm: modules-all userspace
 
 check-all: check-unit
 	$(MAKE) check-vm MATRIX=all
+
+# The debug kernel (scripts/build-debug-kernel, cached in build/debug-kernel)
+# and every selftest on it, bracketed by kmemleak scans; DEBUG_TESTS="a.sh b.sh"
+# for a subset.
+DEBUG_KDIR := $(BUILD)/debug-kernel/obj
+DEBUG_TESTS ?=
+debug-kernel:
+	scripts/build-debug-kernel
+
+check-debug: debug-kernel userspace
+	$(MAKE) module KDIR=$(DEBUG_KDIR)
+	selftests/run-debug $(DEBUG_TESTS)
+
+# Stack frames of the module (gcc -fstack-usage): fails on any above STACK_MAX
+# (the packet path stays under 200 bytes; netlink STATS_GET, process context,
+# has the largest frame).
+STACK_MAX ?= 320
+stack-usage: $(KMOD_SRC)
+	@mkdir -p $(BUILD)/stack-$(KVER)
+	@rm -rf $(BUILD)/stack-$(KVER)/kmod && cp -rs $(CURDIR)/kmod $(BUILD)/stack-$(KVER)/kmod
+	@ln -sf $(CURDIR)/Kbuild $(BUILD)/stack-$(KVER)/Kbuild
+	kmod/probe-compat.sh $(KDIR) $(BUILD)/stack-$(KVER)/kmod/compat-probed.h
+	$(MAKE) -C $(KDIR) M=$(BUILD)/stack-$(KVER) KCFLAGS=-fstack-usage modules >/dev/null
+	@cat $$(find $(BUILD)/stack-$(KVER) -name '*.su') | sort -t'	' -k2 -n -r | head -n 8
+	@! cat $$(find $(BUILD)/stack-$(KVER) -name '*.su') | awk -F'\t' '$$2 > $(STACK_MAX)' | grep .
 
 demo: module userspace
 	selftests/vm/run $(KVER) selftests/demo.sh

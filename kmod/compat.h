@@ -98,4 +98,29 @@ smtpguard_helpers_unregister(struct nf_conntrack_helper **reg, unsigned int n)
 #endif
 }
 
+/*
+ * Event multicast group: it carries addresses and verbs, so only
+ * CAP_NET_ADMIN may listen. No kernel without the flag is supported: there
+ * any user could join.
+ */
+#if !defined(SMTPGUARD_HAVE_GENL_MCAST_CAP_NET_ADMIN)
+#error "smtpguard: GENL_MCAST_CAP_NET_ADMIN missing; kernel not supported"
+#endif
+
+/*
+ * An extack message that is not a literal (the policy compiler's static
+ * strings). Without NL_SET_ERR_MSG_FMT the message is generic: never
+ * assign extack->_msg behind the API's back.
+ */
+#include <linux/netlink.h>
+static inline void smtpguard_extack_msg(struct netlink_ext_ack *extack,
+					const char *msg)
+{
+#ifdef SMTPGUARD_HAVE_NL_SET_ERR_MSG_FMT
+	NL_SET_ERR_MSG_FMT(extack, "%s", msg);
+#else
+	NL_SET_ERR_MSG(extack, "policy rejected by the compiler");
+#endif
+}
+
 #endif /* SMTPGUARD_COMPAT_H */

@@ -1,10 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The data path: one engine pass per TCP segment of a helped connection. */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 #include <linux/tcp.h>
 #include <linux/netfilter.h>
+#include <linux/net.h>
+#include <linux/percpu.h>
+#include <linux/string_helpers.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <net/netlink.h>
 #include <net/netfilter/nf_conntrack_helper.h>
+#include <net/netfilter/nf_conntrack_ecache.h>
+#include <net/netfilter/nf_log.h>
 #include "conn.h"
 #include "helper.h"
 #include "netlink.h"
@@ -16,6 +22,19 @@ enum {
 	SMTP_HELP_INFO_UNSPEC,
 	SMTP_HELP_INFO_FLAGS,	/* u32: SMTP_HF_OPAQUE */
 };
+
+/*
+ * The engine's per-segment scratch (struct sg_seg, ~650 bytes): per CPU
+ * rather than on a stack that may already be deep (tunnels, OVS) or in
+ * every connection. Used with BH disabled only, so one segment at a time
+ * per CPU; a reset's RST re-enters the hooks only after the last use.
+ */
+struct smtp_scratch {
+	struct sg_seg seg;
+	struct sg_conn conn;	/* state of an unconfirmed entry's segment */
+};
+
+static DEFINE_PER_CPU(struct smtp_scratch, smtp_scratch);
 
 /* Per-CPU counters; this_cpu ops because the output path is preemptible. */
 static void smtp_count_events(struct smtp_net *sn, const struct sg_result *r)
@@ -48,6 +67,43 @@ static void smtp_count_events(struct smtp_net *sn, const struct sg_result *r)
 	}
 }
 
+/*
+ * Kernel log: drops and resets only, one line per connection at most and
+ * within net_ratelimit(); from other namespaces only if
+ * net.netfilter.nf_log_all_netns is set, as for nf_log. The token is
+ * attacker bytes: non-ASCII and control bytes become \xNN. The netlink
+ * event stream carries everything.
+ */
+static void smtp_log(struct nf_conn *ct, const struct sg_event *ev)
+{
+	const struct nf_conntrack_tuple *t = &ct->tuplehash[IP_CT_DIR_ORIGINAL].tuple;
+	struct smtp_help_data *hd = nfct_help_data(ct);
+	struct net *net = nf_ct_net(ct);
+	char tok[SG_TOKEN_LEN * 4 + 1];	/* every byte may become \xNN */
+	int n;
+
+	if (ev->action != SG_A_DROP && ev->action != SG_A_RESET)
+		return;
+	if (!net_eq(net, &init_net) && !READ_ONCE(sysctl_nf_log_all_netns))
+		return;
+	if (test_and_set_bit(SMTP_HB_LOGGED, &hd->flags) || !net_ratelimit())
+		return;
+	/* %pE leaves bytes >= 0xa0 alone (Latin-1 "printable"): hex them too */
+	n = string_escape_mem(ev->token, strnlen(ev->token, SG_TOKEN_LEN), tok,
+			      sizeof(tok) - 1, ESCAPE_HEX | ESCAPE_NAP, NULL);
+	tok[min_t(int, n, sizeof(tok) - 1)] = '\0';
+	if (t->src.l3num == AF_INET6)
+		pr_info("%pI6c.%u > %pI6c.%u: %s violation (%s), action %s\n",
+			&t->src.u3.in6, ntohs(t->src.u.tcp.port),
+			&t->dst.u3.in6, ntohs(t->dst.u.tcp.port),
+			sg_class_name(ev->klass), tok, sg_action_name(ev->action));
+	else
+		pr_info("%pI4:%u > %pI4:%u: %s violation (%s), action %s\n",
+			&t->src.u3.ip, ntohs(t->src.u.tcp.port),
+			&t->dst.u3.ip, ntohs(t->dst.u.tcp.port),
+			sg_class_name(ev->klass), tok, sg_action_name(ev->action));
+}
+
 static void smtp_report(struct sk_buff *skb, struct nf_conn *ct,
 			const struct sg_result *r)
 {
@@ -57,77 +113,24 @@ static void smtp_report(struct sk_buff *skb, struct nf_conn *ct,
 		const struct sg_event *ev = &r->events[i];
 
 		if (ev->kind == SG_EV_VIOLATION)
-			nf_ct_helper_log(skb, ct, "%s violation (%s), action %s",
-					 sg_class_name(ev->klass),
-					 ev->token[0] ? ev->token : "-",
-					 sg_action_name(ev->action));
+			smtp_log(ct, ev);
 		smtp_nl_event(nf_ct_net(ct), ev, ct);
 	}
 }
 
-int smtp_help(struct sk_buff *skb, unsigned int protoff, struct nf_conn *ct,
-	      enum ip_conntrack_info ctinfo)
+/* Act on the engine's verdict; @seg is the per-CPU scratch (BH disabled). */
+static int smtp_verdict(struct sk_buff *skb, unsigned int protoff,
+			unsigned int dataoff, struct nf_conn *ct,
+			struct smtp_net *sn, const struct sg_seg *seg, int verdict)
 {
-	struct smtp_net *sn = smtp_pernet(nf_ct_net(ct));
-	enum sg_dir dir = CTINFO2DIR(ctinfo) == IP_CT_DIR_ORIGINAL ?
-			  SG_DIR_CLIENT : SG_DIR_SERVER;
-	unsigned int dataoff, datalen;
-	struct tcphdr _th;
-	const struct tcphdr *th;
-	struct smtp_conn *c;
-	struct sg_seg seg;
-	bool created, opaque;
-	u8 flags = 0;
-	int verdict;
-
-	th = skb_header_pointer(skb, protoff, sizeof(_th), &_th);
-	if (!th)
-		return NF_ACCEPT;	/* conntrack already validated TCP */
-	dataoff = protoff + th->doff * 4;
-	if (dataoff > skb->len)
-		return NF_ACCEPT;
-	datalen = skb->len - dataoff;
-
-	c = smtp_conn_get(ct, th->syn, &created);
-	if (!c)
-		return NF_ACCEPT;	/* TLS, unloading, or no memory */
-
-	if (created)
-		this_cpu_inc(sn->stats->sessions);
-
-	if (th->syn)
-		flags |= SG_TCP_SYN;
-	if (th->ack)
-		flags |= SG_TCP_ACK;
-	if (th->fin)
-		flags |= SG_TCP_FIN;
-	if (th->rst)
-		flags |= SG_TCP_RST;
-
-	spin_lock_bh(&c->lock);
-	sg_seg_begin(&seg, &c->st, smtp_policy_get(sn), dir, ntohl(th->seq),
-		     datalen, ntohl(th->ack_seq), flags);
-	smtp_payload_feed(skb, dataoff, &seg);
-	verdict = sg_seg_end(&seg);
-	opaque = sg_conn_opaque(&c->st);
-	spin_unlock_bh(&c->lock);
-
-	if (opaque) {
-		struct smtp_help_data *hd = nfct_help_data(ct);
-
-		/* TLS: nothing is inspected again, so the state can go now. */
-		WRITE_ONCE(hd->flags, hd->flags | SMTP_HF_OPAQUE);
-		smtp_conn_destroy(ct);
-	}
-
-	this_cpu_add(sn->stats->bytes, seg.res.new_bytes);
-	smtp_count_events(sn, &seg.res);
-	smtp_report(skb, ct, &seg.res);
+	this_cpu_add(sn->stats->bytes, seg->res.new_bytes);
+	smtp_count_events(sn, &seg->res);
+	smtp_report(skb, ct, &seg->res);
 
 	switch (verdict) {
 	case SG_V_PASS:
-		if (likely(!seg.res.n_spans) ||
-		    !smtp_payload_rewrite(skb, protoff, dataoff, &seg.res))
+		if (likely(!seg->res.n_spans) ||
+		    !smtp_payload_rewrite(skb, protoff, dataoff, &seg->res))
 			return NF_ACCEPT;
 		/*
 		 * No memory to rewrite. The state has advanced, but the
@@ -150,6 +153,96 @@ int smtp_help(struct sk_buff *skb, unsigned int protoff, struct nf_conn *ct,
 	return NF_ACCEPT;
 }
 
+int smtp_help(struct sk_buff *skb, unsigned int protoff, struct nf_conn *ct,
+	      enum ip_conntrack_info ctinfo)
+{
+	struct smtp_net *sn = smtp_pernet(nf_ct_net(ct));
+	enum sg_dir dir = CTINFO2DIR(ctinfo) == IP_CT_DIR_ORIGINAL ?
+			  SG_DIR_CLIENT : SG_DIR_SERVER;
+	unsigned int dataoff, datalen;
+	struct tcphdr _th;
+	const struct tcphdr *th;
+	struct smtp_conn_pkt pkt;
+	struct smtp_conn *c;
+	struct sg_conn *st;
+	struct sg_seg *seg;
+	bool created, opaque;
+	u8 flags = 0;
+	int verdict, ret;
+
+	th = skb_header_pointer(skb, protoff, sizeof(_th), &_th);
+	if (!th)
+		return NF_ACCEPT;	/* conntrack already validated TCP */
+	dataoff = protoff + th->doff * 4;
+	if (dataoff > skb->len)
+		return NF_ACCEPT;
+	datalen = skb->len - dataoff;
+
+	pkt = (struct smtp_conn_pkt){
+		.dir = dir, .syn = th->syn, .ack = th->ack,
+		.seq = ntohl(th->seq), .ack_seq = ntohl(th->ack_seq),
+		.len = datalen,
+	};
+	local_bh_disable();
+	seg = &this_cpu_ptr(&smtp_scratch)->seg;
+	c = smtp_conn_get(ct, &pkt, seg, smtp_policy_get(sn), &created);
+	if (c) {
+		st = &c->st;
+	} else if (!nf_ct_is_confirmed(ct)) {
+		/* Nothing is allocated before confirmation (see conn.h). */
+		smtp_conn_note_first(ct, &pkt);
+		if (!datalen) {
+			local_bh_enable();
+			return NF_ACCEPT;
+		}
+		/* TFO or a mid-stream start: judge it from a fresh state */
+		st = &this_cpu_ptr(&smtp_scratch)->conn;
+		sg_conn_init(st, !th->syn);
+	} else {
+		local_bh_enable();
+		return NF_ACCEPT;	/* TLS, unloading, or no memory */
+	}
+
+	if (created)
+		this_cpu_inc(sn->stats->sessions);
+
+	if (th->syn)
+		flags |= SG_TCP_SYN;
+	if (th->ack)
+		flags |= SG_TCP_ACK;
+	if (th->fin)
+		flags |= SG_TCP_FIN;
+	if (th->rst)
+		flags |= SG_TCP_RST;
+
+	if (c)
+		spin_lock(&c->lock);
+	sg_seg_begin(seg, st, smtp_policy_get(sn), dir, ntohl(th->seq),
+		     datalen, ntohl(th->ack_seq), flags);
+	smtp_payload_feed(skb, dataoff, seg);
+	verdict = sg_seg_end(seg);
+	opaque = c && sg_conn_opaque(st);
+	if (c)
+		spin_unlock(&c->lock);
+
+	if (opaque) {
+		struct smtp_help_data *hd = nfct_help_data(ct);
+
+		/*
+		 * TLS: nothing is inspected again, so the state can go now.
+		 * ctnetlink listeners (conntrackd) must learn it at once, or a
+		 * failover would take the session as plaintext.
+		 */
+		if (!test_and_set_bit(SMTP_HB_OPAQUE, &hd->flags))
+			nf_conntrack_event_cache(IPCT_HELPER, ct);
+		smtp_conn_destroy(ct);
+	}
+
+	ret = smtp_verdict(skb, protoff, dataoff, ct, sn, seg, verdict);
+	local_bh_enable();
+	return ret;
+}
+
 /* ctnetlink has opened CTA_HELP and put the name; ours goes in CTA_HELP_INFO. */
 int smtp_to_nlattr(struct sk_buff *skb, const struct nf_conn *ct)
 {
@@ -160,7 +253,7 @@ int smtp_to_nlattr(struct sk_buff *skb, const struct nf_conn *ct)
 	if (!nest)
 		return -EMSGSIZE;
 	if (nla_put_u32(skb, SMTP_HELP_INFO_FLAGS,
-			READ_ONCE(hd->flags) & SMTP_HF_OPAQUE)) {
+			test_bit(SMTP_HB_OPAQUE, &hd->flags) ? SMTP_HF_OPAQUE : 0)) {
 		nla_nest_cancel(skb, nest);
 		return -EMSGSIZE;
 	}
@@ -176,7 +269,6 @@ int smtp_from_nlattr(struct nlattr *attr, struct nf_conn *ct)
 {
 	struct nlattr *tb[SMTP_HELP_INFO_FLAGS + 1];
 	struct smtp_help_data *hd = nfct_help_data(ct);
-	u32 flags = SMTP_HF_PICKUP;
 
 	/*
 	 * Injected by ctnetlink, typically conntrackd on a backup gateway:
@@ -185,11 +277,12 @@ int smtp_from_nlattr(struct nlattr *attr, struct nf_conn *ct)
 	 * parser because libnetfilter_conntrack sends CTA_HELP_INFO without
 	 * NLA_F_NESTED.
 	 */
+	set_bit(SMTP_HB_PICKUP, &hd->flags);
 	if (attr &&
 	    !nla_parse_nested_deprecated(tb, SMTP_HELP_INFO_FLAGS, attr,
 					 smtp_help_info_policy, NULL) &&
-	    tb[SMTP_HELP_INFO_FLAGS])
-		flags |= nla_get_u32(tb[SMTP_HELP_INFO_FLAGS]) & SMTP_HF_OPAQUE;
-	WRITE_ONCE(hd->flags, hd->flags | flags);
+	    tb[SMTP_HELP_INFO_FLAGS] &&
+	    (nla_get_u32(tb[SMTP_HELP_INFO_FLAGS]) & SMTP_HF_OPAQUE))
+		set_bit(SMTP_HB_OPAQUE, &hd->flags);
 	return 0;
 }

@@ -103,5 +103,4 @@ MODULE_LICENSE("GPL");
 MODULE_AUTHOR("smtpguard developers");
 MODULE_DESCRIPTION("SMTP inspection conntrack helper");
 MODULE_VERSION(SMTPGUARD_VERSION);
-MODULE_ALIAS("ip_conntrack_smtp");
 MODULE_ALIAS_NFCT_HELPER("smtp");

@@ -3,9 +3,17 @@
  * smtpguard generic netlink family "smtpguard": policy, counters, events.
  * The wire format is kmod/uapi/smtpguard.h (and smtpguard.yaml).
  *
- * Only APIs common to 6.1 and 6.12 are used (struct genl_ops with per-op
- * policies, .resv_start_op, genl_has_listeners, genlmsg_multicast_netns),
- * so this file needs no compile probes.
+ * APIs common to 6.1 and 6.12 (struct genl_ops with per-op policies,
+ * .resv_start_op, genl_has_listeners, genlmsg_multicast_netns), plus two
+ * decided by compile probes in compat.h: GENL_MCAST_CAP_NET_ADMIN and
+ * NL_SET_ERR_MSG_FMT.
+ *
+ * Privileges: POLICY_SET and STATS_RESET need CAP_NET_ADMIN in the netns's
+ * user namespace. POLICY_GET and STATS_GET are open to any user of the
+ * netns, deliberately: a policy is configuration, not a secret (the same
+ * rules are visible to anyone who sends the verbs), and the counters are
+ * aggregate numbers; monitoring runs unprivileged. The event group, which
+ * names addresses and verbs per connection, needs CAP_NET_ADMIN.
  */
 #include <linux/kernel.h>
 #include <linux/slab.h>
@@ -17,6 +25,7 @@
 #include <net/netns/generic.h>
 #include <net/netfilter/nf_conntrack.h>
 
+#include "compat.h"
 #include "pernet.h"
 #include "netlink.h"
 #include "uapi/smtpguard.h"
@@ -102,13 +111,6 @@ static const struct nla_policy smtp_nl_noattr_policy[2] = {
 		.reject_message = "this command takes no attributes",
 	},
 };
-
-static void smtp_nl_set_msg(struct netlink_ext_ack *extack, const char *msg)
-{
-	/* NL_SET_ERR_MSG wants a literal; @msg is a static engine string. */
-	if (extack)
-		extack->_msg = msg;
-}
 
 static int smtp_nl_parse_words(const struct nlattr *nest,
 			       char (*words)[SG_NAME_MAX + 1], u8 *n,
@@ -231,7 +233,7 @@ static int smtp_nl_policy_from_attrs(struct sg_policy *p, struct nlattr **tb,
 	}
 
 	if (sg_policy_compile(p, &err)) {
-		smtp_nl_set_msg(extack, err ? err : "policy rejected by compiler");
+		smtpguard_extack_msg(extack, err ? err : "policy rejected by the compiler");
 		return -EINVAL;
 	}
 	return 0;
@@ -242,7 +244,8 @@ static int smtp_nl_policy_set(struct sk_buff *skb, struct genl_info *info)
 	struct smtp_policy *sp;
 	int ret;
 
-	sp = kzalloc(sizeof(*sp), GFP_KERNEL);
+	/* any netns owner can ask: charge the memory to its cgroup */
+	sp = kzalloc(sizeof(*sp), GFP_KERNEL_ACCOUNT);
 	if (!sp)
 		return -ENOMEM;
 
@@ -626,6 +629,9 @@ int smtp_nl_init(void)
 		unregister_pernet_subsys(&smtp_nl_net_ops);
 	return ret;
 }
+
+/* "smtpguard" requests autoload the module (genl-family alias) */
+MODULE_ALIAS_GENL_FAMILY(SMTPGUARD_GENL_NAME);
 
 void smtp_nl_exit(void)
 {

@@ -24,6 +24,38 @@ void smtp_payload_feed(struct sk_buff *skb, unsigned int dataoff,
 	}
 }
 
+/*
+ * Whether the payload may be written where it lies. A clone shares its data
+ * with another skb (a tap, TCP's retransmit queue); a shared frag may be
+ * page cache (sendfile, splice) or user memory (zerocopy).
+ */
+static bool smtp_payload_private(struct sk_buff *skb)
+{
+	const struct sk_buff *iter;
+
+	if (skb_cloned(skb) || skb_has_shared_frag(skb) || skb_zcopy(skb))
+		return false;
+	skb_walk_frags(skb, iter)
+		if (skb_cloned(iter) || skb_has_shared_frag(iter))
+			return false;
+	return true;
+}
+
+/* Overwrite @len bytes at @off with @ch, wherever they lie (head, frags). */
+static void smtp_payload_fill(struct sk_buff *skb, unsigned int off,
+			      unsigned int len, u8 ch)
+{
+	u8 fill[64];
+	unsigned int n;
+
+	memset(fill, ch, min_t(unsigned int, len, sizeof(fill)));
+	for (; len; off += n, len -= n) {
+		n = min_t(unsigned int, len, sizeof(fill));
+		/* cannot fail: the span lies inside skb->len */
+		WARN_ON_ONCE(skb_store_bits(skb, off, fill, n));
+	}
+}
+
 int smtp_payload_rewrite(struct sk_buff *skb, unsigned int protoff,
 			 unsigned int dataoff, const struct sg_result *res)
 {
@@ -34,23 +66,31 @@ int smtp_payload_rewrite(struct sk_buff *skb, unsigned int protoff,
 		end = max(end, res->spans[i].off + res->spans[i].len);
 	if (!end)
 		return 0;
-	/* Rewrites only happen in command and reply phases: small packets. */
-	if (skb_ensure_writable(skb, dataoff + end))
+	/*
+	 * Write only the bytes that change, in place: a GRO/TSO or BIG TCP
+	 * super-packet is never linearised. Only data shared with someone
+	 * else gets a private copy, up to the last span.
+	 */
+	if (smtp_payload_private(skb)) {
+		if (skb_ensure_writable(skb, protoff + sizeof(*th)))
+			return -ENOMEM;
+	} else if (skb_ensure_writable(skb, dataoff + end)) {
 		return -ENOMEM;
+	}
 	th = (struct tcphdr *)(skb->data + protoff);	/* may have moved */
 
 	for (i = 0; i < res->n_spans; i++) {
 		const struct sg_span *sp = &res->spans[i];
-		u8 *p = skb->data + dataoff + sp->off;
+		unsigned int off = dataoff + sp->off;
 		int tcpoff = dataoff - protoff + sp->off;
 		__wsum from, to;
 
 		if (sp->len == 0)
 			continue;
 		/* Checksums of the bytes at their parity inside the segment. */
-		from = csum_block_add(0, csum_partial(p, sp->len, 0), tcpoff);
-		memset(p, sp->ch, sp->len);
-		to = csum_block_add(0, csum_partial(p, sp->len, 0), tcpoff);
+		from = csum_block_add(0, skb_checksum(skb, off, sp->len, 0), tcpoff);
+		smtp_payload_fill(skb, off, sp->len, sp->ch);
+		to = csum_block_add(0, skb_checksum(skb, off, sp->len, 0), tcpoff);
 		/*
 		 * Payload bytes are not in the pseudo-header: CHECKSUM_PARTIAL
 		 * needs nothing (the device sums later); NONE and COMPLETE get
@@ -69,11 +109,19 @@ void smtp_payload_reset(struct net *net, struct sk_buff *skb,
 	struct tcphdr *th;
 	__be16 old_word, new_word;
 
-	/* The sender: a fresh RST answering this segment. */
-	if (family == NFPROTO_IPV4)
-		nf_send_reset(net, skb->sk, skb, hooknum);
-	else
-		nf_send_reset6(net, skb->sk, skb, hooknum);
+	/*
+	 * The sender: a fresh RST answering this segment, routed back the way
+	 * the segment came. Without a route (bridge with nf_conntrack_bridge,
+	 * OVS or tc act_ct call helpers on unrouted skbs) nf_send_reset()
+	 * would dereference a NULL rtable: only the receiver is reset there,
+	 * and answers the sender's next segment with its own RST.
+	 */
+	if (skb_dst(skb)) {
+		if (family == NFPROTO_IPV4)
+			nf_send_reset(net, skb->sk, skb, hooknum);
+		else
+			nf_send_reset6(net, skb->sk, skb, hooknum);
+	}
 
 	/* The receiver: this very segment, with RST set, is in its window. */
 	if (skb_ensure_writable(skb, protoff + sizeof(*th)))

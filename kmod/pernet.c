@@ -58,11 +58,12 @@ static int __net_init smtp_net_init(struct net *net)
 	const char *err;
 
 	mutex_init(&sn->policy_lock);
-	sn->stats = alloc_percpu(struct smtp_stats);
+	/* netns creation is open to user namespaces: charge their memcg */
+	sn->stats = alloc_percpu_gfp(struct smtp_stats, GFP_KERNEL_ACCOUNT);
 	if (!sn->stats)
 		return -ENOMEM;
 
-	p = kzalloc(sizeof(*p), GFP_KERNEL);
+	p = kzalloc(sizeof(*p), GFP_KERNEL_ACCOUNT);
 	if (!p)
 		goto nomem;
 	sg_policy_defaults(&p->pol);

@@ -442,3 +442,35 @@ policy_test_begin() {
 	modprobe -a $(modinfo -F depends "$SMTPGUARD_KO" 2>/dev/null | tr , ' ') 2>/dev/null
 	st_begin "$1" sink
 }
+
+# --------------------------------------------------------------- leaks
+# slab_objs CACHE: live objects of CACHE, exactly from its allocation
+# tracking (run-in-vm boots with slub_debug=U,smtp_conn), else the
+# slab-granular active count of /proc/slabinfo
+slab_objs() {
+	local f=/sys/kernel/slab/$1/alloc_calls
+	if [ -r "$f" ]; then
+		awk '$1 ~ /^[0-9]+$/ { n += $1 } END { print n + 0 }' "$f"
+	else
+		awk -v c="$1" '$1 == c { print $2; f = 1 } END { if (!f) print 0 }' /proc/slabinfo
+	fi
+}
+# st_stat NAME: one counter of "smtpguard stats" in the gateway
+st_stat() { in_g "$SMTPGUARD_CLI" stats | awk -v k="$1" '$1 == k { print $2 }'; }
+# hold_sessions N GOFILE OUT: N client sessions to $S4:25 that read the
+# banner and stay open until GOFILE exists; "holding" in OUT once all are up
+hold_sessions() {
+	in_c python3 - "$S4" "$1" "$2" > "$3" 2>&1 <<-'PY' &
+	import os, socket, sys, time
+	server, n, go = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+	socks = [socket.create_connection((server, 25), timeout=30) for _ in range(n)]
+	for s in socks:
+	    if not s.recv(512).startswith(b'220'):
+	        sys.exit('no banner')
+	print('holding', flush=True)
+	while not os.path.exists(go):
+	    time.sleep(0.1)
+	PY
+	bg_track $!
+	busywait 30000 grep -q holding "$3"
+}

@@ -1533,7 +1533,7 @@ static void sg_j_replay(struct sg_seg *seg, const struct sg_conn_state *s,
 		u32 a = s->jbase[dir] + s->joff[f + i];
 		u32 l = s->jlen[f + i] & SG_J_LEN_MAX;
 		s32 lo = sg_seq_diff(a, seq);
-		s32 hi = lo + (s32)l;
+		s32 hi = sg_seq_diff(a + l, seq);	/* u32: no signed overflow */
 		struct sg_span *sp;
 
 		if (hi <= 0 || lo >= (s32)len)
@@ -1688,7 +1688,7 @@ void sg_seg_begin(struct sg_seg *seg, struct sg_conn *conn,
 		return;
 	}
 	if (rel < 0) {
-		seg->skip = (u32)-rel < len ? (u32)-rel : len;
+		seg->skip = -(u32)rel < len ? -(u32)rel : len;	/* rel may be INT_MIN */
 		sg_j_replay(seg, s, seq, seg->skip);
 	}
 	if (s->flags & F_OPAQUE)

@@ -411,6 +411,17 @@ SMUG("\\r\\n\\x00.\\r\\n", "\r\n\0.\r\n"),
 	{ C, "VRFY x\r\n", .out = "XXXX x\r\n", .ev = "verb/mask:VRFY" },
 	{ C, "VRFY x\r\n", .at = 1 + 21, .out = "XXXX x\r\n" },
 } },
+/*
+ * A segment 2^31 from the next expected byte: the sequence distance is
+ * INT_MIN, and the journaled span ending there is 2^31 - 3 bytes away, so
+ * span start + length reaches 2^31. UBSan (-fno-sanitize-recover) aborts
+ * on either if computed in signed arithmetic.
+ */
+{ "sequence distance of exactly 2^31 (INT_MIN)", "@esmtp", .steps = {
+	OPEN,
+	{ C, "VRF", .out = "XXX", .ev = "*" },
+	{ C, "X", .at = (int)(1u + 24u + 0x80000000u) },
+} },
 { "pickup open: pass until a safe point, then inspect", "@esmtp", .pickup = true, .steps = {
 	{ C, "CPT TO:<x>\r\nVRFY a\r\n", .ev = "pickup:0" },
 	{ S, "ome text\r\n250 ok\r\n" },
