@@ -27,7 +27,8 @@ KMOD_SRC := Kbuild $(wildcard kmod/*.c kmod/*.h kmod/engine/*.c kmod/engine/*.h 
 			       kmod/uapi/*.h kmod/probes/*.c) kmod/probe-compat.sh
 
 .PHONY: all module modules-all userspace check check-unit check-vm demo \
-	fuzz bench bench-vm sparse checkpatch install dkms-install clean help
+	fuzz bench bench-vm sparse checkpatch install dkms-install clean help \
+	interop
 
 all: module userspace
 
@@ -37,6 +38,7 @@ help:
 	@echo "make check           unit tests, fuzzer, then VM selftests on: $(KERNELS)"
 	@echo "make demo            boot the VM and push real mail through the helper"
 	@echo "make fuzz | bench | bench-vm | sparse | checkpatch"
+	@echo "make interop         real MTAs through the gateway, every preset (INTEROP_KERNELS=$(INTEROP_KERNELS))"
 	@echo "make install | dkms-install | clean"
 
 # Out-of-tree builds put objects next to the sources, so each kernel gets
@@ -84,6 +86,20 @@ bench-vm: modules-all userspace
 	for v in $(KERNELS); do \
 		VM_MEM=$${VM_MEM:-2G} VM_TIMEOUT=$${VM_TIMEOUT:-5400} \
 		VM_APPEND="slab_nomerge $${VM_APPEND:-}" selftests/vm/run $$v selftests/bench_vm.sh; \
+	done
+
+# The interop matrix (selftests/interop.sh, issue 13): Postfix, Exim,
+# OpenSMTPD, swaks and smtplib through the gateway to Postfix, Exim,
+# OpenSMTPD and an Exchange emulation, under esmtp, rfc821 and strict.
+# Tables: build/interop/matrix-KVER.md.  INTEROP_PRESETS, _CLIENTS,
+# _SERVERS, _FEATURES narrow it.
+INTEROP_KERNELS ?= $(KERNELS)
+interop: modules-all userspace
+	@set -e; test -n "$(INTEROP_KERNELS)" || { echo "no bootable kernel with headers; run scripts/install-deps" >&2; exit 1; }; \
+	for v in $(INTEROP_KERNELS); do \
+		VM_MEM=$${VM_MEM:-2G} VM_TIMEOUT=$${VM_TIMEOUT:-2400} \
+		VM_ENV="INTEROP_PRESETS INTEROP_CLIENTS INTEROP_SERVERS INTEROP_FEATURES $${VM_ENV:-}" \
+		SMTPGUARD_KO=$(BUILD)/$$v/nf_conntrack_smtp.ko selftests/vm/run $$v selftests/interop.sh; \
 	done
 
 sparse: $(KMOD_SRC)

@@ -61,8 +61,11 @@ interop_na() {
 		[ "$s" = os ] && echo "server has no CHUNKING" ;;
 	xoauth2)
 		[ "$c" = py ] || echo "raw XOAUTH2 line only from smtplib" ;;
-	dsn|utf8)
-		[ "$c" = sw ] && echo "swaks 20201014 has no $f parameters" ;;
+	dsn)
+		[ "$c" = sw ] && echo "swaks 20201014 has no DSN parameters" ;;
+	utf8)
+		[ "$c" = sw ] && { echo "swaks 20201014 has no SMTPUTF8"; return; }
+		[ "$c" = os ] || [ "$s" = os ] && echo "OpenSMTPD 6.8 has no SMTPUTF8" ;;
 	auth)
 		[ "$s" = ex ] && echo "lib_exim.sh server has no authenticators" ;;
 	esac
@@ -134,33 +137,23 @@ server_store() {
 	esac
 }
 
-# files of cell ID (its X-Interop-Cell in the top header block)
-cell_files() {
+# the capture record(s) of cell ID (capture servers)
+cell_json() {
 	local kind dir f
 	read -r kind dir <<<"$(server_store)"
-	for f in "$dir"/*; do
-		case $f in *.json|*/log|*/stderr|*.tmp) continue ;; esac
-		[ -f "$f" ] || continue
-		awk -v want="X-Interop-Cell: $1" '/^\r?$/ { exit 1 } { sub(/\r$/, "") } $0 == want { exit 0 }' "$f" &&
-			echo "$f"
+	[ "$kind" = cap ] || return 0
+	for f in $(grep -l -E "^X-Interop-Cell: $1"$'\r'"?\$" "$dir"/*.eml 2>/dev/null); do
+		cat "${f%.eml}.json"; echo
 	done
 }
-# recipients that got cell ID
-cell_rcpts() {
-	local kind dir f n=0
-	read -r kind dir <<<"$(server_store)"
-	if [ "$kind" = maildir ]; then
-		cell_files "$1" | wc -l
-		return
-	fi
-	for f in $(cell_files "$1"); do
-		n=$((n + $(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["rcpts"]))' "${f%.eml}.json")))
-	done
-	echo $n
-}
-cell_json() {	# ID: the capture record(s) of cell ID
-	local f
-	for f in $(cell_files "$1"); do cat "${f%.eml}.json"; echo; done
+# cell_check ID DIGEST WANT: interop_msg.py check against this server
+cell_check() {
+	local -a o
+	case $SRV in
+	pf) o=(--pf-log "$PF_LOG" --log-from "$LOGMARK") ;;
+	ex) o=(--exim-log "$EXIM_LOG" --log-from "$LOGMARK") ;;
+	esac
+	$INTEROP_MSG check --cell "$1" --digest "$2" --want "$3" --store $(server_store) "${o[@]}"
 }
 
 # ------------------------------------------------------------ one cell
@@ -191,9 +184,9 @@ feature_used() {
 	l=$(log_since); j=$(cell_json "$CELL")
 	case $SRV:$f in
 	*:plain)
-		# 8BITMIME as declared by every client but swaks; PIPELINING
-		# where the capture server can tell
-		if [ "$c" != sw ]; then
+		# BODY=8BITMIME (swaks and OpenSMTPD do not declare it);
+		# PIPELINING where the capture server can tell
+		if [ "$c" != sw ] && [ "$c" != os ]; then
 			case $SRV in
 			pf|os) echo "$l" | grep -qi 'BODY=8BITMIME' ;;
 			ex) echo "$l" | grep -q 'M8S=8' ;;
@@ -232,16 +225,15 @@ feature_used() {
 
 # gateway_clean: no violation, drop or reset since the stats reset
 gateway_clean() {
-	in_g "$SMTPGUARD_CLI" -j stats > "$ST_TMP/stats.json" || { echo "smtpguard stats failed"; return 1; }
-	python3 - "$ST_TMP/stats.json" <<-'PY'
-	import json, sys
-	d = json.load(open(sys.argv[1]))
-	bad = ["%s=%d" % (k, v) for k, v in d["violations"].items() if v]
-	bad += ["%s=%d" % (k, d[k]) for k in ("drops", "resets") if d[k]]
-	if bad:
-	    print("gateway: " + " ".join(bad))
-	    sys.exit(1)
-	PY
+	local j bad
+	j=$(in_g "$SMTPGUARD_CLI" -j stats) || { echo "smtpguard stats failed"; return 1; }
+	# "name":N pairs of the violations object, then drops and resets
+	bad=$( { echo "$j" | sed -n 's/.*"violations":{\([^}]*\)}.*/\1/p' | tr ',' '\n'
+		echo "$j" | grep -oE '"(drops|resets)":[0-9]+'; } |
+		grep -vE ':0$' | tr -d '"' | tr '\n' ' ')
+	[ -z "$bad" ] && return 0
+	echo "gateway: $bad"
+	return 1
 }
 
 # run_cell PRESET C F: one delivery; sets RESULT (ok|fail) and WHY
@@ -259,9 +251,8 @@ run_cell() {
 	rcpt500) rcpt=(--rcpts 500 --rcpt-prefix "$CELL") ;;
 	esac
 	want=1; [ "$f" = rcpt500 ] && want=500
-	$INTEROP_MSG gen --cell "$CELL" --kind "$kind" --from "$cls@client.test" "$msg" || {
+	sent=$($INTEROP_MSG gen --cell "$CELL" --kind "$kind" --from "$cls@client.test" "$msg") || {
 		RESULT=fail; WHY="cannot generate the message"; return; }
-	sent=$($INTEROP_MSG digest "$msg")
 	LOGMARK=$(stat -c %s "$(server_log)" 2>/dev/null || echo 0)
 	[ -n "$(client_log "$c")" ] && CMARK[$c]=$(stat -c %s "$(client_log "$c")" 2>/dev/null || echo 0)
 	in_g "$SMTPGUARD_CLI" stats reset || { RESULT=fail; WHY="smtpguard stats reset failed"; return; }
@@ -297,28 +288,25 @@ run_cell() {
 		return
 	fi
 	# wait for every recipient's copy (relaying clients: or their failure)
-	local limit=$([ "$f" = big ] && echo 240 || echo 60) t0=$SECONDS fail=
+	local limit=$([ "$f" = big ] && echo 300 || echo 120) t0=$SECONDS fail=
 	while :; do
-		got=$(cell_rcpts "$CELL")
-		[ "$got" -ge "$want" ] && break
+		got=$(cell_check "$CELL" "$sent" "$want"); rc=$?
+		[ $rc != 2 ] && break
 		case $c in pf|ex|os) fail=$(client_failed "$c") ;; esac
 		[ -n "$fail" ] && break
 		[ $((SECONDS - t0)) -ge "$limit" ] && break
-		sleep 0.5
+		sleep 1
 	done
 	RESULT=fail
 	if [ -n "$fail" ]; then
 		WHY="relay failed: $(echo "$fail" | head -n 1 | sed -E 's/.*(status=|result=)//' | cut -c1-160)"
 		client_flush "$c"
-	elif [ "$got" != "$want" ]; then
-		WHY="$got of $want recipients got it after $((SECONDS - t0)) s"
+	elif [ $rc = 2 ]; then
+		WHY="$got after $((SECONDS - t0)) s"
 		client_flush "$c"
 	else
-		local bad
-		bad=$($INTEROP_MSG digest $(cell_files "$CELL") | grep -cv "^$sent\$")
-		if [ "$bad" != 0 ]; then
-			WHY="$bad copies differ (digest)"
-		elif ! WHY=$(feature_used "$f" "$c"); then
+		if [ $rc != 0 ]; then
+			WHY=$got
 			:
 		elif ! WHY=$(gateway_clean); then
 			:
@@ -328,8 +316,18 @@ run_cell() {
 	fi
 	[ "$RESULT" = ok ] || gateway_clean > "$ST_TMP/gw" || case $WHY in gateway:*) ;; *) WHY="$WHY; $(cat "$ST_TMP/gw")" ;; esac
 	# a 20 MB copy per recipient would fill the VM's memory
-	[ "$f" = big ] && rm -f $(cell_files "$CELL")
+	[ "$f" = big ] && rm -f $(grep -l -E "^X-Interop-Cell: $CELL"$'\r'"?\$" $(server_store | cut -d' ' -f2)/* 2>/dev/null)
 	rm -f "$msg"
+}
+
+# cell_logs C: the tails of the client's and the server's logs
+cell_logs() {
+	local l
+	l=$(client_log "$1")
+	[ -n "$l" ] && tail -c +"$((${CMARK[$1]:-0} + 1))" "$l" | grep -vE 'debug|^ *$' |
+		tail -n 6 | cut -c1-200 | sed 's/^/#   client: /'
+	log_since | grep -vE 'debug|smtp_get|smtp_fputs|vstream|dict_|attribute|maps_find|match_|generic_checks|ctable|name_mask|_clnt|connect to|watchdog|extract_addr|send attr|input_transp|mail_addr|smtpd_acl|sasl_mech' |
+		tail -n 8 | cut -c1-200 | sed 's/^/#   server: /'
 }
 
 # ------------------------------------------------------------ matrix
@@ -380,6 +378,7 @@ for s in $SERVERS; do
 			else
 				RES[$p,$c,$s,$f]="FAIL[$(note_of "$WHY")]"
 				st_diag "$CELL: $WHY"
+				cell_logs "$c"
 				st_fail "$name"
 			fi
 		done; done

@@ -4,6 +4,8 @@
 
     interop_msg.py gen --cell ID --kind std|big|hdr998 --from A --to A OUT
     interop_msg.py digest FILE...       one digest a line
+    interop_msg.py check --cell ID --digest D --want N --store maildir|cap DIR
+                  [--pf-log LOG | --exim-log LOG] [--log-from OFFSET]
     interop_msg.py send HOST PORT --from A (--to A,B | --rcpts N) FILE
                   [--starttls] [--auth PLAIN|LOGIN|XOAUTH2] [--dsn ID]
                   [--smtputf8] [--8bit] [--xoauth2-bytes N]
@@ -18,6 +20,13 @@ Content-Transfer-Encoding, X-Interop-*) and the body, in LF form with
 trailing newlines removed, so a message stored by any MTA (maildir LF,
 spool CRLF, extra Received/Return-Path lines) has the digest of the
 message that was sent if and only if those bytes arrived unchanged.
+
+check: did cell ID arrive at the server, N recipients, every copy with
+digest D?  A maildir holds one file a recipient, a capture directory one
+.eml a transaction (recipients in its .json).  With a server log (Postfix:
+qmgr nrcpt= of the queue ids whose message-id is the cell's; Exim: the
+recipients of its "<=" lines) the recipients are counted from the log, so
+one delivered copy is enough.  Prints what is missing; exit 0 when all is.
 
 send: Python's smtplib as a client (submission to a client MTA, or the
 "smtplib" row of the matrix).  Exit 0 when every recipient was accepted.
@@ -67,9 +76,10 @@ def gen(a):
             name = b"X-Interop-Long-%d: " % k
             hdr.append(name + (b"%d" % k) * (998 - len(name)))
     size = 20 * 1024 * 1024 if a.kind == "big" else 16 * 1024
+    data = b"\n".join(hdr) + b"\n\n" + b"".join(body_lines(a.cell, size))
     with open(a.out, "wb") as f:
-        f.write(b"\n".join(hdr) + b"\n\n")
-        f.writelines(body_lines(a.cell, size))
+        f.write(data)
+    print(digest(data))
 
 
 def digest(data):
@@ -87,6 +97,61 @@ def digest(data):
             keep.append(ln)
     h = hashlib.sha256(b"\n".join(keep) + b"\n\n" + body.rstrip(b"\n"))
     return h.hexdigest()
+
+
+def cell_files(store, d, cell):
+    import os
+    want = b"x-interop-cell: " + cell.encode()
+    out = []
+    for fn in sorted(os.listdir(d)):
+        if store == "cap" and not fn.endswith(".eml"):
+            continue
+        path = os.path.join(d, fn)
+        with open(path, "rb") as f:
+            head = f.read(8192).replace(b"\r\n", b"\n").split(b"\n\n", 1)[0]
+        if any(ln.strip().lower() == want for ln in head.split(b"\n")):
+            out.append(path)
+    return out
+
+
+def log_rcpts(a):
+    import re
+    with open(a.pf_log or a.exim_log, "rb") as f:
+        f.seek(a.log_from)
+        log = f.read().decode("utf-8", "replace")
+    mid = "<%s@interop.test>" % a.cell
+    if a.pf_log:
+        qids = set(re.findall(r"\b([0-9A-F]{6,}): message-id=" + re.escape(mid), log))
+        return sum(int(n) for q, n in re.findall(r"\b([0-9A-F]{6,}): from=<[^>]*>, size=\d+, nrcpt=(\d+)", log)
+                   if q in qids)
+    n = 0
+    for ln in log.splitlines():
+        if " <= " in ln and " id=%s@interop.test " % a.cell in ln and " for " in ln:
+            n += len(ln.rsplit(" for ", 1)[1].split())
+    return n
+
+
+def check(a):
+    import json
+    files = cell_files(a.store, a.dir, a.cell)
+    if a.store == "cap":
+        got = sum(len(json.load(open(f[:-4] + ".json"))["rcpts"]) for f in files)
+    elif a.pf_log or a.exim_log:
+        got = log_rcpts(a) if files else 0
+    else:
+        got = len(files)
+    if got < a.want:
+        print("%d of %d recipients got it" % (got, a.want))
+        return 2
+    bad = 0
+    for fn in files:
+        with open(fn, "rb") as f:
+            if digest(f.read()) != a.digest:
+                bad += 1
+    if bad:
+        print("%d of %d copies differ (digest)" % (bad, len(files)))
+        return 1
+    return 0
 
 
 def send(a):
@@ -163,6 +228,14 @@ def main():
     g.add_argument("--from", dest="sender", required=True)
     g.add_argument("--to", default="")
     g.add_argument("out")
+    c = sub.add_parser("check")
+    c.add_argument("--cell", required=True)
+    c.add_argument("--digest", required=True)
+    c.add_argument("--want", type=int, default=1)
+    c.add_argument("--store", nargs=2, metavar=("KIND", "DIR"), required=True)
+    c.add_argument("--pf-log")
+    c.add_argument("--exim-log")
+    c.add_argument("--log-from", type=int, default=0)
     d = sub.add_parser("digest")
     d.add_argument("files", nargs="+")
     s = sub.add_parser("send")
@@ -186,6 +259,9 @@ def main():
     a = ap.parse_args()
     if a.op == "gen":
         gen(a)
+    elif a.op == "check":
+        a.store, a.dir = a.store
+        sys.exit(check(a))
     elif a.op == "digest":
         for fn in a.files:
             with open(fn, "rb") as f:

@@ -36,6 +36,9 @@ mta_vm_prepare() {
 			useradd --system --no-create-home --home-dir /nonexistent \
 				--shell /usr/sbin/nologin "$u" || return 1
 	done
+	# The namespaces reach no name server: one that refuses at once, not
+	# one whose timeouts hold banners (OpenSMTPD, Postfix) for minutes
+	echo "nameserver 127.0.0.1" > /etc/resolv.conf || return 1
 	# Exim re-executes itself from its compiled-in path
 	ln -sf "$EXIM_BIN" /usr/sbin/exim4 &&
 	mkdir -p /usr/libexec /var/lib/opensmtpd/empty /var/spool/smtpd &&
@@ -59,7 +62,7 @@ mta_certs() {
 	openssl x509 -req -in "$d"/req.pem -CA "$d"/ca.pem -CAkey "$d"/ca.key \
 		-CAcreateserial -days 2 -out "$d"/cert.pem -extfile "$d"/san.ext \
 		>/dev/null 2>&1 &&
-	chmod 644 "$d"/*.pem
+	chmod 644 "$d"/*.pem && chmod 600 "$d"/key.pem	# OpenSMTPD insists
 }
 
 # ----------------------------------------------------------- Postfix server
@@ -196,15 +199,15 @@ exc_start() {
 	tls_advertise_hosts =
 	host_lookup =
 	rfc1413_hosts =
-	received_header_text = Received: from \$sender_rcvhost by client.test (Exim)
+	keep_environment =
 	begin routers
-	to_server:
-	  driver = manualroute
-	  domains = *
-	  route_data = $S4
-	  transport = smtp_\${local_part:\$sender_address}
-	  self = send
-	  no_more
+	EOF
+	# one router a class: a transport name from the sender would be tainted
+	for c in $MTA_CLASSES; do
+		printf '%s:\n  driver = manualroute\n  senders = %s@client.test\n  route_data = %s\n  transport = smtp_%s\n  self = send\n' \
+			"$c" "$c" "$S4" "$c"
+	done >> "$d"/exim.conf
+	cat >> "$d"/exim.conf <<-EOF
 	begin transports
 	smtp_plain:
 	  driver = smtp
@@ -253,14 +256,10 @@ osmtpd_run() {
 	local name=$1 ns=$2 conf=$3 d=$ST_TMP/osmtpd-$1
 	mkdir -p "$d"/spool "$d"/run || return 1
 	chmod 711 "$d"/spool
-	# no resolver in the namespaces: a nameserver that refuses at once,
-	# not one whose timeouts hold the banner for minutes
-	echo "nameserver 127.0.0.1" > "$d"/resolv.conf
 	ip netns exec "$ns" unshare -u -m sh -c '
 		hostname "$1" &&
 		mount --bind "$2"/spool /var/spool/smtpd &&
 		mount --bind "$2"/run /run &&
-		mount --bind "$2"/resolv.conf /etc/resolv.conf &&
 		exec "$3" -d -v -f "$4"' sh "$([ "$ns" = "$NS_C" ] && echo client.test || echo server.test)" \
 		"$d" "$SMTPD_BIN" "$conf" > "$d"/log 2>&1 &
 	bg_track $!
