@@ -39,8 +39,6 @@ mta_vm_prepare() {
 	# The namespaces reach no name server: one that refuses at once, not
 	# one whose timeouts hold banners (OpenSMTPD, Postfix) for minutes
 	echo "nameserver 127.0.0.1" > /etc/resolv.conf || return 1
-	# Exim re-executes itself from its compiled-in path
-	ln -sf "$EXIM_BIN" /usr/sbin/exim4 &&
 	mkdir -p /usr/libexec /var/lib/opensmtpd/empty /var/spool/smtpd &&
 		cp -a "$MTA_ROOT"/opensmtpd/usr/libexec/opensmtpd /usr/libexec/ &&
 		chmod 755 /var/lib/opensmtpd/empty
@@ -170,8 +168,12 @@ pfc_stop() {
 }
 
 # pfc_flush: drop whatever is still queued (a failed cell must not be
-# retried into a later one)
-pfc_flush() { in_c postsuper -c "$PFC_DIR"/conf -d ALL >/dev/null 2>&1; }
+# retried into a later one) and forget that the server failed (the queue
+# manager would suspend the destination for the next cells)
+pfc_flush() {
+	in_c postsuper -c "$PFC_DIR"/conf -d ALL >/dev/null 2>&1
+	in_c postfix -c "$PFC_DIR"/conf reload >/dev/null 2>&1
+}
 
 # ----------------------------------------------------------- Exim client
 # exc_start: an Exim daemon in the client namespace on 127.0.0.1:2526
@@ -183,6 +185,7 @@ exc_start() {
 	chown Debian-exim "$d"/spool "$d"/log
 	cat > "$d"/exim.conf <<-EOF
 	primary_hostname = client.test
+	exim_path = $EXIM_BIN
 	exim_user = Debian-exim
 	exim_group = Debian-exim
 	spool_directory = $d/spool
@@ -246,7 +249,12 @@ exc_stop() {
 	[ -r "$EXC_DIR"/exim.pid ] && kill "$(cat "$EXC_DIR"/exim.pid)" 2>/dev/null
 	EXC_DIR=
 }
-exc_flush() { [ -n "$EXC_DIR" ] && rm -f "$EXC_DIR"/spool/input/*; }
+# exc_flush: the queue, and the retry hints that would hold back the
+# next cells' deliveries
+exc_flush() {
+	[ -n "$EXC_DIR" ] || return 0
+	rm -f "$EXC_DIR"/spool/input/* "$EXC_DIR"/spool/db/retry* "$EXC_DIR"/spool/db/wait-*
+}
 
 # ----------------------------------------------------------- OpenSMTPD
 # osmtpd_run NAME NS CONF: smtpd -d in namespace NS with its own spool and
@@ -294,10 +302,11 @@ osc_start() {
 	osmtpd_run osc "$NS_C" "$d"/smtpd.conf
 	st_wait_listen "$NS_C" 2527
 }
+# osc_flush: a fresh instance (an empty queue, no route marked down)
 osc_flush() {
-	ip netns exec "$NS_C" unshare -m sh -c \
-		'mount --bind "$1"/run /run && exec "$2" remove all' sh \
-		"$ST_TMP/osmtpd-osc" "$MTA_ROOT/opensmtpd/usr/sbin/smtpctl" >/dev/null 2>&1
+	osmtpd_stop osc
+	rm -rf "$ST_TMP"/osmtpd-osc/spool
+	osc_start
 }
 
 # oss_start: OpenSMTPD server on port 25, STARTTLS and AUTH
