@@ -45,7 +45,7 @@ KMOD_SRC := Kbuild $(wildcard kmod/*.c kmod/*.h kmod/engine/*.c kmod/engine/*.h 
 	fuzz bench bench-vm sparse checkpatch install install-module \
 	install-userspace uninstall install-dkms-source dkms-install dkms-uninstall \
 	deb check-deb check-all trixie-root distclean \
-	debug-kernel check-debug stack-usage \
+	debug-kernel check-debug stack-usage interop \
 	clean help
 
 all: module userspace
@@ -59,6 +59,7 @@ help:
 	@echo "make demo            boot the VM and push real mail through the helper"
 	@echo "make fuzz | bench | bench-vm | sparse | checkpatch | stack-usage"
 	@echo "make check-debug     every selftest on the KASAN/lockdep/kmemleak debug kernel"
+	@echo "make interop         real MTAs through the gateway, every preset (INTEROP_KERNELS=$(INTEROP_KERNELS))"
 	@echo "make install | uninstall [DESTDIR=...] [PREFIX=/usr/local]"
 	@echo "make dkms-install | dkms-uninstall   DKMS, every kernel with headers"
 	@echo "make clean"
@@ -147,6 +148,20 @@ bench-vm: modules-all userspace
 	for v in $(KERNELS); do \
 		VM_MEM=$${VM_MEM:-2G} VM_TIMEOUT=$${VM_TIMEOUT:-5400} \
 		VM_APPEND="slab_nomerge $${VM_APPEND:-}" selftests/vm/run $$v selftests/bench_vm.sh; \
+	done
+
+# The interop matrix (selftests/interop.sh, issue 13): Postfix, Exim,
+# OpenSMTPD, swaks and smtplib through the gateway to Postfix, Exim,
+# OpenSMTPD and an Exchange emulation, under esmtp, rfc821 and strict.
+# Tables: build/interop/matrix-KVER.md.  INTEROP_PRESETS, _CLIENTS,
+# _SERVERS, _FEATURES narrow it.
+INTEROP_KERNELS ?= $(KERNELS)
+interop: modules-all userspace
+	@set -e; test -n "$(INTEROP_KERNELS)" || { echo "no bootable kernel with headers; run scripts/install-deps" >&2; exit 1; }; \
+	for v in $(INTEROP_KERNELS); do \
+		VM_MEM=$${VM_MEM:-2G} VM_TIMEOUT=$${VM_TIMEOUT:-2400} \
+		VM_ENV="INTEROP_PRESETS INTEROP_CLIENTS INTEROP_SERVERS INTEROP_FEATURES $${VM_ENV:-}" \
+		SMTPGUARD_KO=$(BUILD)/$$v/nf_conntrack_smtp.ko selftests/vm/run $$v selftests/interop.sh; \
 	done
 
 sparse: $(KMOD_SRC)
