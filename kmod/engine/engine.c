@@ -74,6 +74,7 @@
 #define SF_BADLINE	0x10	/* this line does not start with a code */
 #define SF_PREV_CR	0x20	/* last server byte was CR */
 #define SF_BANNER_EV	0x40	/* banner event sent for this line */
+#define SF_CHUNKING	0x80	/* CHUNKING allowed in the EHLO reply being read */
 
 /* Lexer flags (xflags). The *_REP bits: the current line/path was
  * already reported, so a limit is reported once per line even when a new
@@ -117,7 +118,9 @@ enum { DS_MID, DS_BOL, DS_DOT, DS_LBOL, DS_LDOT };
 enum { SS_SKIP, SS_BOL, SS_CODE, SS_SEP, SS_KW, SS_TEXT };
 
 /* Expectation kinds (queue and rkind) */
-enum { R_NONE, R_PLAIN, R_GREETING, R_EHLO, R_STARTTLS, R_DATA, R_AUTH };
+enum { R_NONE, R_PLAIN, R_GREETING, R_EHLO, R_STARTTLS, R_DATA, R_AUTH,
+	R_EHLO_OLD,	/* an EHLO reply to come, a newer greeting sent since */
+};
 
 struct sg_conn_state {
 	u32 next_seq[2];	/*  8: next new byte, per direction */
@@ -655,6 +658,22 @@ static void sg_cli_bdat_line(struct sg_seg *seg, u32 off)
 		s->rcpts = 0;
 }
 
+/*
+ * A greeting (HELO or EHLO) completed: CHUNKING holds only after the
+ * reply to the latest one, so every EHLO reply still to come is stale.
+ */
+static void sg_greeting(struct sg_conn_state *s)
+{
+	u32 i;
+
+	s->xflags &= (u8)~X_CHUNKING;
+	for (i = 0; i < s->q_n && i < SG_Q_MAX; i++)
+		if (s->q_kind[i] == R_EHLO)
+			s->q_kind[i] = R_EHLO_OLD;
+	if (s->rkind == R_EHLO)
+		s->rkind = R_EHLO_OLD;
+}
+
 /* A command line (not a continuation) ended at the LF at offset @off. */
 static void sg_cli_command_done(struct sg_seg *seg, u32 off)
 {
@@ -664,8 +683,7 @@ static void sg_cli_command_done(struct sg_seg *seg, u32 off)
 
 	switch (cmd) {
 	case SG_CMD_HELO:
-		/* CHUNKING holds only after the EHLO reply that offers it */
-		s->xflags &= (u8)~X_CHUNKING;
+		sg_greeting(s);
 		fallthrough;
 	case SG_CMD_MAIL:
 	case SG_CMD_RSET:
@@ -673,7 +691,7 @@ static void sg_cli_command_done(struct sg_seg *seg, u32 off)
 		sg_q_push(seg, R_PLAIN);
 		break;
 	case SG_CMD_EHLO:
-		s->xflags &= (u8)~X_CHUNKING;
+		sg_greeting(s);
 		s->rcpts = 0;
 		sg_q_push(seg, R_EHLO);
 		break;
@@ -1491,6 +1509,10 @@ static void sg_reply_done(struct sg_seg *seg)
 			s->flags &= (u8)~F_PICKUP_C;
 		return;
 	}
+	/* CHUNKING counts if the EHLO reply that offered it succeeded */
+	if (s->rkind == R_EHLO && code == 250 && (s->sflags & SF_CHUNKING))
+		s->xflags |= X_CHUNKING;
+	s->sflags &= (u8)~SF_CHUNKING;
 	/* Only an outstanding DATA is answered by 354: anything else would
 	 * switch inspection off on the server's word alone.
 	 */
@@ -1498,11 +1520,22 @@ static void sg_reply_done(struct sg_seg *seg)
 		sg_violate(seg, SG_C_DESYNC, code, 0, NULL, 0);
 	switch (s->rkind) {
 	case R_AUTH:
-		if (code == 334) {
-			s->cflags |= CF_AUTH_CONT;
-			return;	/* the AUTH exchange goes on */
+		if (code != 334) {
+			s->cflags &= (u8)~CF_AUTH_CONT;
+			break;
 		}
-		break;
+		/*
+		 * The server reads the line right after the AUTH line (or the
+		 * last response) as the response. If the client already sent
+		 * more, the engine read that as commands and cannot tell
+		 * which later line the server takes for what.
+		 */
+		if (s->q_n == 1 && !s->q_tail && s->cmode == CM_CMD &&
+		    s->cst == CS_BOL && !s->line_len[0])
+			s->cflags |= CF_AUTH_CONT;
+		else
+			sg_violate(seg, SG_C_DESYNC, code, 0, "AUTH", 4);
+		return;	/* the AUTH exchange goes on */
 	case R_DATA:
 		if (code == 354)
 			sg_enter_data(s);
@@ -1546,7 +1579,7 @@ static void sg_kw_end(struct sg_seg *seg, const u8 *p, u32 i, u32 n, u32 off,
 		return;
 	if (acc & SG_TN_ALLOWED) {
 		if ((acc & SG_TN_CMD_MASK) == SG_CMD_BDAT)
-			s->xflags |= X_CHUNKING;
+			s->sflags |= SF_CHUNKING;
 		return;
 	}
 	s->sflags |= SF_KW_BAD;
@@ -1656,10 +1689,12 @@ static void sg_srv(struct sg_seg *seg, const u8 *p, u32 n, u32 base)
 			else if (c != ' ' && c != '\r')
 				s->sflags |= SF_BADLINE;
 			s->sst = SS_TEXT;
-			if (s->rkind == R_EHLO && !(s->sflags & SF_CONT) &&
+			if ((s->rkind == R_EHLO || s->rkind == R_EHLO_OLD) &&
+			    !(s->sflags & SF_CONT) &&
 			    s->code != 250)
 				s->rkind = R_PLAIN;
-			if (s->rkind == R_EHLO && (s->sflags & SF_CONT)) {
+			if ((s->rkind == R_EHLO || s->rkind == R_EHLO_OLD) &&
+			    (s->sflags & SF_CONT)) {
 				s->sst = SS_KW;
 				s->snode = 0;
 			}

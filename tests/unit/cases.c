@@ -240,6 +240,20 @@ static const struct tcase cases[] = {
 	{ C, "VRFY\r\n" }, { S, "235 ok\r\n" },
 	{ C, "VRFY\r\n", .out = "XXXX\r\n", .ev = "verb/mask:VRFY" },
 } },
+{ "AUTH response sent before the 334: desync, never a later line as response", "@esmtp", .steps = {
+	OPEN,
+	/* the server takes "XXXX x" as the response and answers 501; the
+	 * engine must not take the next line, VRFY root, as one */
+	{ C, "AUTH LOGIN\r\nVRFY x\r\n", .out = "AUTH LOGIN\r\nXXXX x\r\n", .ev = "verb/mask:VRFY" },
+	{ S, "334 VXNlcm5hbWU6\r\n", .verdict = SG_V_RESET, .ev = "desync/reset:AUTH" },
+} },
+{ "AUTH response sent before the 334, desync logged: lines stay commands", "verbs EHLO AUTH\naction desync log\n", .steps = {
+	{ S, "220 x\r\n" },
+	{ C, "AUTH LOGIN\r\nVRFY x\r\n", .out = "AUTH LOGIN\r\nXXXX x\r\n", .ev = "verb/mask:VRFY" },
+	{ S, "334 VXNlcm5hbWU6\r\n", .ev = "desync/log:AUTH" },
+	{ S, "501 cancelled\r\n" },
+	{ C, "VRFY root\r\n", .out = "XXXX root\r\n", .ev = "verb/mask:VRFY" },
+} },
 { "strict: AUTH masked", "@strict", .steps = {
 	{ S, "220 x\r\n", .out = "220 *\r\n", .ev = "banner" },
 	{ C, "AUTH LOGIN\r\n", .out = "XXXX LOGIN\r\n", .ev = "verb/mask:AUTH" },
@@ -372,6 +386,20 @@ SMUG("\\r\\n.\\r\\r\\n", "\r\n.\r\r\n", "smuggling/reset"),
 	{ S, "250 ok\r\n" },
 	/* a second EHLO whose reply has no CHUNKING */
 	{ C, "EHLO c\r\n" }, { S, "250-mx\r\n250 8BITMIME\r\n" },
+	{ C, "BDAT 5\r\n", .out = "XXXX 5\r\n", .ev = "bdat/mask:BDAT" },
+} },
+{ "BDAT after a second EHLO whose reply is still to come: masked", "@esmtp", .steps = {
+	GREET,
+	{ C, "EHLO c\r\n" }, { S, "250-mx\r\n250-CHUNKING\r\n" },
+	{ C, "EHLO c\r\n" }, { S, "250 8BITMIME\r\n" },
+	{ C, "BDAT 6 LAST\r\nVRFY\r\n", .out = "XXXX 6 LAST\r\nXXXX\r\n",
+	  .ev = "bdat/mask:BDAT verb/mask:VRFY" },
+	{ S, "250-mx\r\n250 8BITMIME\r\n" },
+	{ C, "BDAT 5\r\n", .out = "XXXX 5\r\n", .ev = "bdat/mask:BDAT" },
+} },
+{ "BDAT after an EHLO reply that failed: masked", "@esmtp", .steps = {
+	GREET,
+	{ C, "EHLO c\r\n" }, { S, "250-mx\r\n250-CHUNKING\r\n554 8BITMIME\r\n" },
 	{ C, "BDAT 5\r\n", .out = "XXXX 5\r\n", .ev = "bdat/mask:BDAT" },
 } },
 { "BDAT not at column 0 or not followed by SP (Exim reads no BDAT): masked", "@esmtp", .steps = {
