@@ -1424,7 +1424,7 @@ static u32 sg_cli_tls_hello(struct sg_seg *seg, const u8 *p, u32 i, u32 n)
 
 		if (!ok) {
 			s->flags &= (u8)~F_TLS_WAIT;
-			s->xflags &= (u8)~X_TLS_HDR;
+			s->xflags &= (u8)(~X_TLS_HDR & 0xff);
 			sg_violate(seg, SG_C_STARTTLS_INJECTION, c, 0, NULL, 0);
 			return i;
 		}
@@ -1433,7 +1433,7 @@ static u32 sg_cli_tls_hello(struct sg_seg *seg, const u8 *p, u32 i, u32 n)
 			continue;
 		}
 		/* the client speaks TLS now: hands off, both ways */
-		s->xflags &= (u8)~X_TLS_HDR;
+		s->xflags &= (u8)(~X_TLS_HDR & 0xff);
 		s->flags = (u8)((s->flags & ~F_TLS_WAIT) | F_OPAQUE);
 		sg_event(seg, SG_EV_TLS_STARTED);
 		return n;
@@ -1512,7 +1512,7 @@ static void sg_reply_done(struct sg_seg *seg)
 	/* CHUNKING counts if the EHLO reply that offered it succeeded */
 	if (s->rkind == R_EHLO && code == 250 && (s->sflags & SF_CHUNKING))
 		s->xflags |= X_CHUNKING;
-	s->sflags &= (u8)~SF_CHUNKING;
+	s->sflags &= (u8)(~SF_CHUNKING & 0xff);
 	/* Only an outstanding DATA is answered by 354: anything else would
 	 * switch inspection off on the server's word alone.
 	 */
