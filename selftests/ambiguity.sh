@@ -182,7 +182,7 @@ server_cases() {
 		fi
 	done
 	s_bdat 'BDAT 23 LASTX' | session ctl-lastx-$SERVER
-	st_diag "$SERVER, engine out, 'BDAT 23 LASTX': $(grep '^S: ' "$ST_TMP/ctl-lastx-$SERVER.out" | sed -n '4,5p' | tr '\n' ' ')"
+	st_diag "$SERVER, engine out, 'BDAT 23 LASTX': client saw $(grep -A2 '^C: BDAT' "$ST_TMP/ctl-lastx-$SERVER.out" | grep '^S: ' | cut -c1-60 | tr '\n' ' '); $(srv_ran_vrfy && echo 'the VRFY ran' || echo 'no VRFY ran (the chunk was read)')"
 	s_quoted | session ctl-quoted-$SERVER
 	st_check "$SERVER: control, engine out: the | reaches the server" \
 		eval 'srv_log | grep -qF "|b\"@server.test"'
