@@ -830,7 +830,8 @@ static void sg_addr_byte(struct sg_seg *seg, u8 c, u32 off)
  * so "a>|b"@x is one path; an escape counts outside quotes too, as some
  * readers take it there. Every byte of the path is checked.
  */
-static void sg_path_byte(struct sg_seg *seg, u8 c, u32 off, bool br)
+static inline __attribute__((always_inline))
+void sg_path_byte(struct sg_seg *seg, u8 c, u32 off, bool br)
 {
 	struct sg_conn_state *s = W(seg);
 
@@ -876,6 +877,16 @@ static inline u32 sg_min(u32 a, u32 b)
 	return a < b ? a : b;
 }
 
+/* Line length up to which bytes need no check: the limit, or the hard
+ * bound once the limit was reported (or if it is higher).
+ */
+static inline u32 sg_bulk_lim(const struct sg_conn_state *s, u32 lim)
+{
+	if ((s->xflags & X_CLINE_REP) || lim > SG_CMD_LINE_HARD)
+		return SG_CMD_LINE_HARD;
+	return lim;
+}
+
 static inline u16 sg_sat_add(u16 a, u32 k)
 {
 	u32 v = (u32)a + k;
@@ -912,21 +923,18 @@ static inline u32 sg_verb_run(const struct sg_trie *t, struct sg_conn_state *s,
  * Bulk step of the command lexer: the number of bytes from p[0..n) that
  * the per-byte path would only count (line length, path length, a verb
  * trie step), already applied to the state. It never takes a byte that
- * could report, rewrite or end something: the byte that would exceed a
- * line or path limit or the hard line bound, CR, LF, NUL, the bytes that
- * end a state, quotes and escapes in a path. Called only with no CR
- * pending and no STARTTLS injection left to report.
+ * could report, rewrite or end something: the byte past @blim (the line
+ * limit, or the hard line bound once the limit was reported), CR, LF,
+ * NUL, the bytes that end a state, quotes and escapes in a path. Called
+ * only with no CR pending and no STARTTLS injection left to report.
  */
 static inline u32 sg_cmd_bulk(struct sg_seg *seg, const u8 *p, u32 n,
-			      u32 lim)
+			      u32 blim)
 {
 	struct sg_conn_state *s = W(seg);
 	u32 k = 0, alim;
 
-	n = sg_min(n, s->line_len[0] < SG_CMD_LINE_HARD ?
-		   SG_CMD_LINE_HARD - s->line_len[0] : 0);
-	if (!(s->xflags & X_CLINE_REP))
-		n = sg_min(n, s->line_len[0] < lim ? lim - s->line_len[0] : 0);
+	n = sg_min(n, s->line_len[0] < blim ? blim - s->line_len[0] : 0);
 	switch (s->cst) {
 	case CS_ARGS:
 	case CS_CONT:
@@ -975,10 +983,11 @@ static u32 sg_cli_cmd(struct sg_seg *seg, const u8 *p, u32 i, u32 n,
 	struct sg_conn_state *s = W(seg);
 	const struct sg_policy *pol = seg->pol;
 	const struct sg_trie *t = &pol->verb_trie;
-	u32 lim;
+	u32 lim, blim;
 	u8 prev;
 
 	lim = sg_cmd_lim(pol, s);
+	blim = sg_bulk_lim(s, lim);
 	for (; i < n; i++) {
 		u8 c;
 		u32 off;
@@ -987,7 +996,7 @@ static u32 sg_cli_cmd(struct sg_seg *seg, const u8 *p, u32 i, u32 n,
 			return n;
 		if (!(s->cflags & CF_PREV_CR) &&
 		    (s->cflags & (CF_TLS_PENDING | CF_INJ)) != CF_TLS_PENDING) {
-			i += sg_cmd_bulk(seg, p + i, n - i, lim);
+			i += sg_cmd_bulk(seg, p + i, n - i, blim);
 			if (i == n)
 				return n;
 		}
@@ -1000,16 +1009,20 @@ static u32 sg_cli_cmd(struct sg_seg *seg, const u8 *p, u32 i, u32 n,
 		/* line length, including CRLF */
 		if (s->line_len[0] < 0xffff)
 			s->line_len[0]++;
-		if (s->line_len[0] > SG_CMD_LINE_HARD) {
-			/* past it some server splits the line: never let it */
-			sg_report(seg, SG_C_COMMAND_LINE, SG_A_RESET,
-				  s->line_len[0], SG_CMD_LINE_HARD, NULL, 0);
-			return n;
-		}
-		if (s->line_len[0] > lim && !(s->xflags & X_CLINE_REP)) {
-			s->xflags |= X_CLINE_REP;
-			sg_violate(seg, SG_C_COMMAND_LINE, s->line_len[0], lim,
-				   NULL, 0);
+		if (s->line_len[0] > blim) {
+			if (s->line_len[0] > SG_CMD_LINE_HARD) {
+				/* past it a server splits the line: never */
+				sg_report(seg, SG_C_COMMAND_LINE, SG_A_RESET,
+					  s->line_len[0], SG_CMD_LINE_HARD,
+					  NULL, 0);
+				return n;
+			}
+			if (!(s->xflags & X_CLINE_REP)) {
+				s->xflags |= X_CLINE_REP;
+				blim = SG_CMD_LINE_HARD;
+				sg_violate(seg, SG_C_COMMAND_LINE,
+					   s->line_len[0], lim, NULL, 0);
+			}
 		}
 		if ((s->cflags & CF_PREV_CR) && c != '\n') {
 			s->cflags |= CF_BDAT_BAD;
@@ -1027,6 +1040,7 @@ static u32 sg_cli_cmd(struct sg_seg *seg, const u8 *p, u32 i, u32 n,
 			if (s->cmode != CM_CMD)
 				return i + 1;
 			lim = sg_cmd_lim(pol, s);
+			blim = sg_bulk_lim(s, lim);
 			continue;
 		}
 		if (c == '\r')
@@ -1050,6 +1064,7 @@ static u32 sg_cli_cmd(struct sg_seg *seg, const u8 *p, u32 i, u32 n,
 			if (sg_is_term(c)) {
 				sg_verb_end(seg, off, c);
 				lim = sg_cmd_lim(pol, s);
+				blim = sg_bulk_lim(s, lim);
 				break;
 			}
 			prev = s->cnode;
