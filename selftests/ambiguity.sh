@@ -60,17 +60,21 @@ guard_off() {
 	NFQ_PID=
 }
 
-# ---- per server: mark its log, did it run VRFY root / see a command
+# ---- per server: mark its log, did it run the hidden VRFY
 SERVER=
+# every session hides its own "VRFY <tag>@server.test", so a check sees
+# only the VRFY of its own session
+TAG=0
+new_tag() { TAG=$((TAG + 1)); HID=$(printf "VRFY h%03d@server.test" $TAG); }
 srv_mark() { if [ "$SERVER" = exim ]; then exim_mark; else pf_mark; fi; }
 # the command lines the server read since the mark (Postfix), or its
 # VRFY/RCPT ACL and syntax-error lines (Exim)
 srv_log() { if [ "$SERVER" = exim ]; then exim_log_since; else pf_new_cmds; fi; }
 srv_ran_vrfy() {
 	if [ "$SERVER" = exim ]; then
-		exim_ran "VRFY root@server.test"
+		exim_ran "$HID"
 	else
-		pf_new_cmds | grep -qix 'VRFY root@server.test'
+		pf_new_cmds | grep -qix "$HID"
 	fi
 }
 
@@ -95,16 +99,16 @@ LONG=$(printf 'a%.0s' $(seq 16380))
 s_helo_bdat() {
 	printf '%s\n' 'expect 220' 'cmd HELO client.test 250' \
 		'cmd MAIL FROM:<a@client.test> 250' 'cmd RCPT TO:<rcpt@server.test> 250' \
-		'send BDAT 23\r\nVRFY root@server.test\r\n' 'read' 'read' 'cmd QUIT 221'
+		"send BDAT 23\\r\\n$HID\\r\\n" 'read' 'read' 'cmd QUIT 221'
 }
 s_bdat() {	# LINE: after EHLO, MAIL, RCPT
 	printf '%s\n' 'expect 220' 'cmd EHLO client.test 250' \
 		'cmd MAIL FROM:<a@client.test> 250' 'cmd RCPT TO:<rcpt@server.test> 250' \
-		"send $1\\r\\nVRFY root@server.test\\r\\n" 'read' 'read' 'cmd RSET 250' 'cmd QUIT 221'
+		"send $1\\r\\n$HID\\r\\n" 'read' 'read' 'cmd RSET 250' 'cmd QUIT 221'
 }
 s_long() {
 	printf '%s\n' 'expect 220' 'cmd EHLO client.test 250' \
-		"send NOOP ${LONG}VRFY root@server.test\\r\\n" 'read' 'read' 'cmd QUIT 221'
+		"send NOOP ${LONG}$HID\\r\\n" 'read' 'read' 'cmd QUIT 221'
 }
 s_quoted() {
 	printf '%s\n' 'expect 220' 'cmd EHLO client.test 250' \
@@ -113,18 +117,19 @@ s_quoted() {
 }
 s_tls() {
 	printf '%s\n' 'expect 220' 'cmd EHLO client.test 250' 'cmd STARTTLS 220' \
-		'line VRFY root' 'expect_close'
+		"line $HID" 'expect_close'
 }
 s_prefix() {
 	printf '%s\n' 'expect 220' 'cmd EHLO client.test 250' 'cmd MAI 5' 'cmd QUIT 221'
 }
 
 # case NAME SERVERS SCRIPT [ARG]: through the engine, the server must
-# not run VRFY root; in the control (engine out) it must, on SERVERS
+# not run the hidden VRFY; in the control (engine out) it must, on SERVERS
 # (the servers where the hidden command really runs).
 declare -A CONTROL CARG
 sec_case() {
 	local name=$1 on=$2; shift 2
+	new_tag
 	"$@" | session "$name-$SERVER"
 	if srv_ran_vrfy; then
 		st_fail "$SERVER: $name: the hidden VRFY does not run"
@@ -156,6 +161,7 @@ server_cases() {
 	else
 		st_fail "$SERVER: RCPT TO:<\"a>|b\"@...>: the | arrives masked"; show quoted-$SERVER
 	fi
+	new_tag
 	s_tls | session tls-$SERVER
 	if was_reset tls-$SERVER && ! srv_ran_vrfy; then
 		st_pass "$SERVER: plaintext after the 220 to STARTTLS is reset"
@@ -173,6 +179,7 @@ server_cases() {
 	guard_off
 	local name
 	for name in "${!CONTROL[@]}"; do
+		new_tag
 		"${CONTROL[$name]}" "${CARG[$name]}" | session "ctl-$SERVER"
 		if srv_ran_vrfy; then
 			st_pass "$SERVER: control, engine out: $name runs the hidden VRFY"
@@ -181,8 +188,9 @@ server_cases() {
 			show "ctl-$SERVER"
 		fi
 	done
+	new_tag
 	s_bdat 'BDAT 23 LASTX' | session ctl-lastx-$SERVER
-	st_diag "$SERVER, engine out, 'BDAT 23 LASTX': client saw $(grep -A2 '^C: BDAT' "$ST_TMP/ctl-lastx-$SERVER.out" | grep '^S: ' | cut -c1-60 | tr '\n' ' '); $(srv_ran_vrfy && echo 'the VRFY ran' || echo 'no VRFY ran (the chunk was read)')"
+	st_diag "$SERVER, engine out, 'BDAT 23 LASTX': client saw $(grep -A2 '^C: BDAT' "$ST_TMP/ctl-lastx-$SERVER.out" | grep '^S: ' | cut -c1-60 | tr '\n' ' '); $(srv_ran_vrfy && echo 'the VRFY ran' || echo 'no VRFY ran')"
 	s_quoted | session ctl-quoted-$SERVER
 	st_check "$SERVER: control, engine out: the | reaches the server" \
 		eval 'srv_log | grep -qF "|b\"@server.test"'
