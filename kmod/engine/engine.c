@@ -830,8 +830,7 @@ static void sg_addr_byte(struct sg_seg *seg, u8 c, u32 off)
  * so "a>|b"@x is one path; an escape counts outside quotes too, as some
  * readers take it there. Every byte of the path is checked.
  */
-static inline __attribute__((always_inline))
-void sg_path_byte(struct sg_seg *seg, u8 c, u32 off, bool br)
+static inline void sg_path_byte(struct sg_seg *seg, u8 c, u32 off, bool br)
 {
 	struct sg_conn_state *s = W(seg);
 
