@@ -29,7 +29,10 @@ EXIM_USER=Debian-exim	# compiled into Debian's binary
 EXIM_DIR=
 EXIM_PID=
 
-exim_available() { [ -x "$EXIM_BIN" ]; }
+# the unpacked binary, with its libraries (scripts/install-deps)
+exim_available() {
+	[ -x "$EXIM_BIN" ] && ! ldd "$EXIM_BIN" 2>/dev/null | grep -q 'not found'
+}
 
 # The binary looks up its compiled-in user at start: create it in the VM's
 # writable overlay when the host has none.
