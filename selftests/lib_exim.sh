@@ -13,7 +13,8 @@
 #   - CHUNKING, PIPELINING, 8BITMIME, SMTPUTF8, SIZE, DSN and STARTTLS
 #     (self-signed certificate) advertised;
 #   - every VRFY, EXPN and ETRN that reaches an ACL logged as
-#     "ran: <command line>", and every unknown or malformed command as
+#     "ran: <command line>", every RCPT as "rcpt: <command line>", and
+#     every unknown or malformed command as
 #     Exim's "SMTP syntax error" / "SMTP protocol error" lines, in
 #     $EXIM_LOG (exim_ran CMD, exim_log_since);
 #   - smtp_enforce_sync off by default, so a client may pipeline past the
@@ -28,7 +29,10 @@ EXIM_USER=Debian-exim	# compiled into Debian's binary
 EXIM_DIR=
 EXIM_PID=
 
-exim_available() { [ -x "$EXIM_BIN" ]; }
+# the unpacked binary, with its libraries (scripts/install-deps)
+exim_available() {
+	[ -x "$EXIM_BIN" ] && ! ldd "$EXIM_BIN" 2>/dev/null | grep -q 'not found'
+}
 
 # The binary looks up its compiled-in user at start: create it in the VM's
 # writable overlay when the host has none.
@@ -98,6 +102,7 @@ exim_server_start() {
 	       message = EHLO not supported here
 	  accept
 	acl_rcpt:
+	  warn logwrite = rcpt: \$smtp_command
 	  accept domains = +local_domains
 	  deny message = relay not permitted
 	acl_ran:

@@ -328,7 +328,7 @@ static enum sg_pf_err pf_line(struct pf *pf, struct pf_tok *t, int nt)
 				       tok_show(&t[2], show, sizeof(show)));
 		if (!sg_action_valid(k, a))
 			return pf_fail(pf, SG_PF_ACTION, pf->line, t[2].col,
-				       "action %s is not valid for class %s (mask only applies to verb and address-char)",
+				       "action %s is not valid for class %s (mask only applies to verb, address-char and bdat)",
 				       sg_action_name(a), sg_class_name(k));
 		p->action[k] = (u8)a;
 		return SG_PF_OK;

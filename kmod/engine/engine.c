@@ -74,13 +74,21 @@
 #define SF_BADLINE	0x10	/* this line does not start with a code */
 #define SF_PREV_CR	0x20	/* last server byte was CR */
 #define SF_BANNER_EV	0x40	/* banner event sent for this line */
+#define SF_CHUNKING	0x80	/* CHUNKING allowed in the EHLO reply being read */
 
-/* Limit flags (xflags): the current line/path was already reported, so
- * a limit is reported once per line even when a new policy lowers it.
+/* Lexer flags (xflags). The *_REP bits: the current line/path was
+ * already reported, so a limit is reported once per line even when a new
+ * policy lowers it.
  */
 #define X_CLINE_REP	0x01	/* client command or text line */
 #define X_SLINE_REP	0x02	/* server reply line */
 #define X_ADDR_REP	0x04	/* MAIL/RCPT path */
+#define X_AQUOTE	0x08	/* MAIL/RCPT path: inside a quoted string */
+#define X_AESC		0x10	/* MAIL/RCPT path: next byte is backslash-escaped */
+#define X_BARE_REP	X_AQUOTE /* DATA mode (no path then): bare-newline reported */
+#define X_CHUNKING	0x20	/* the latest EHLO reply advertised CHUNKING unmasked */
+#define X_TLS_HDR	0xc0	/* TLS record header bytes seen after the 220 (0..2) */
+#define X_TLS_ONE	0x40
 
 /* Client modes (cmode) */
 enum { CM_CMD, CM_DATA, CM_BDAT, CM_BDAT_LAST };
@@ -94,22 +102,25 @@ enum {
 	CS_A_WS,	/* MAIL/RCPT: after ':', before the path */
 	CS_A_BR,	/* inside <...> */
 	CS_A_BARE,	/* path without <> */
-	CS_B_WS,	/* BDAT: before the size */
-	CS_B_NUM,	/* BDAT: in the size */
-	CS_B_WS2,	/* BDAT: after the size */
-	CS_B_LAST,	/* BDAT: in "LAST" */
-	CS_B_TAIL,	/* BDAT: after "LAST" */
+	CS_B_NUM,	/* BDAT: in the size (addr_len: digits) */
+	CS_B_LAST,	/* BDAT: in "LAST" (addr_len: letters matched) */
 	CS_CONT,	/* AUTH continuation line */
 };
 
-/* DATA dot states (ds) */
-enum { DS_MID, DS_BOL, DS_DOT, DS_DOTCR };
+/*
+ * DATA dot states (ds). A CR is held in CF_PREV_CR until the next byte
+ * says whether it was bare; ds is the state before it. "L" states are
+ * line starts only for a reader that ends lines on a bare CR or LF.
+ */
+enum { DS_MID, DS_BOL, DS_DOT, DS_LBOL, DS_LDOT };
 
 /* Server reply-line lexer states (sst) */
 enum { SS_SKIP, SS_BOL, SS_CODE, SS_SEP, SS_KW, SS_TEXT };
 
 /* Expectation kinds (queue and rkind) */
-enum { R_NONE, R_PLAIN, R_GREETING, R_EHLO, R_STARTTLS, R_DATA, R_AUTH };
+enum { R_NONE, R_PLAIN, R_GREETING, R_EHLO, R_STARTTLS, R_DATA, R_AUTH,
+	R_EHLO_OLD,	/* an EHLO reply to come, a newer greeting sent since */
+};
 
 struct sg_conn_state {
 	u32 next_seq[2];	/*  8: next new byte, per direction */
@@ -118,7 +129,7 @@ struct sg_conn_state {
 	u16 joff[SG_J_TOTAL];	/* 32: journal span start - jbase */
 	u16 jlen[SG_J_TOTAL];	/* 32: span length | SG_J_ALT */
 	u16 line_len[2];	/*  4: bytes of the current line, saturating */
-	u16 addr_len;		/*  2: path length / BDAT digit count */
+	u16 addr_len;		/*  2: verb column / path length / BDAT digits */
 	u16 rcpts;		/*  2: RCPTs in this transaction */
 	u16 q_plain[SG_Q_MAX];	/*  8: plain replies before special i */
 	u16 q_tail;		/*  2: plain replies after the last special */
@@ -139,7 +150,7 @@ struct sg_conn_state {
 	u8 snode;		/*  1: keyword trie node */
 	u8 rkind;		/*  1: R_* of the reply being read */
 	u8 gen;			/*  1: low 8 bits of cnode/snode's policy generation */
-	u8 xflags;		/*  1: X_* */
+	u8 xflags;		/*  1: X_*, lexer flags */
 };				/* 128 bytes */
 
 SG_STATIC_ASSERT(sizeof(struct sg_conn_state) <= SG_CONN_SIZE_MAX,
@@ -226,10 +237,11 @@ static inline u32 sg_first_flag(u64 t)
 
 /*
  * Length of the leading run of p[0..n) with no byte below 14 and none
- * equal to @c1, @c2 or @c3 (@nc of them, 0..3; a constant at every call
+ * equal to @c1 .. @c5 (@nc of them, 0..5; a constant at every call
  * site, so the unused tests fold away).
  */
-static inline u32 sg_scan(const u8 *p, u32 n, u32 nc, u8 c1, u8 c2, u8 c3)
+static inline u32 sg_scan(const u8 *p, u32 n, u32 nc, u8 c1, u8 c2, u8 c3,
+			  u8 c4, u8 c5)
 {
 	u32 i = 0;
 
@@ -243,6 +255,10 @@ static inline u32 sg_scan(const u8 *p, u32 n, u32 nc, u8 c1, u8 c2, u8 c3)
 			m &= sg_w_ne(v, c2);
 		if (nc > 2)
 			m &= sg_w_ne(v, c3);
+		if (nc > 3)
+			m &= sg_w_ne(v, c4);
+		if (nc > 4)
+			m &= sg_w_ne(v, c5);
 		m = ~m & SG_HIGHS;
 		if (m)
 			return i + sg_first_flag(m);
@@ -251,7 +267,8 @@ static inline u32 sg_scan(const u8 *p, u32 n, u32 nc, u8 c1, u8 c2, u8 c3)
 		u8 c = p[i];
 
 		if (c < 14 || (nc > 0 && c == c1) || (nc > 1 && c == c2) ||
-		    (nc > 2 && c == c3))
+		    (nc > 2 && c == c3) || (nc > 3 && c == c4) ||
+		    (nc > 4 && c == c5))
 			break;
 	}
 	return i;
@@ -259,7 +276,7 @@ static inline u32 sg_scan(const u8 *p, u32 n, u32 nc, u8 c1, u8 c2, u8 c3)
 
 static inline u32 sg_scan_ctl(const u8 *p, u32 n)
 {
-	return sg_scan(p, n, 0, 0, 0, 0);
+	return sg_scan(p, n, 0, 0, 0, 0, 0, 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -323,16 +340,20 @@ static struct sg_event *sg_event(struct sg_seg *seg, u8 kind)
 	return ev;
 }
 
-/* Report a violation of @klass and apply its verdict. Returns the action. */
-static u8 sg_violate(struct sg_seg *seg, u8 klass, u32 value, u32 limit,
-		     const char *tok, u32 toklen)
+static inline u8 sg_action(const struct sg_seg *seg, u8 klass)
 {
 	u8 a = seg->pol->action[klass];
+
+	return a < SG_A_MAX ? a : SG_A_RESET;
+}
+
+/* Report a violation of @klass handled with action @a; apply its verdict. */
+static u8 sg_report(struct sg_seg *seg, u8 klass, u8 a, u32 value, u32 limit,
+		    const char *tok, u32 toklen)
+{
 	struct sg_event *ev;
 	u32 i;
 
-	if (a >= SG_A_MAX)
-		a = SG_A_RESET;
 	ev = sg_event(seg, SG_EV_VIOLATION);
 	if (ev) {
 		ev->klass = klass;
@@ -347,6 +368,14 @@ static u8 sg_violate(struct sg_seg *seg, u8 klass, u32 value, u32 limit,
 	else if (a == SG_A_RESET)
 		sg_verdict(seg, SG_V_RESET);
 	return a;
+}
+
+/* Report a violation of @klass with the policy's action. Returns it. */
+static u8 sg_violate(struct sg_seg *seg, u8 klass, u32 value, u32 limit,
+		     const char *tok, u32 toklen)
+{
+	return sg_report(seg, klass, sg_action(seg, klass), value, limit, tok,
+			 toklen);
 }
 
 /* Rewrite payload byte @off (segment offset) to @ch. */
@@ -375,6 +404,30 @@ static void sg_span(struct sg_seg *seg, u32 off, u8 ch)
 	sp->len = 1;
 	sp->ch = ch;
 	sp->pad = 0;
+}
+
+/*
+ * Mask a word whose end is only known at its terminator: the @n bytes
+ * before segment offset @end (letters, never the terminator: the engine
+ * never writes CR, LF, SP or TAB). Only bytes new in this segment can
+ * still be rewritten, and no span follows them yet. If some of them came
+ * earlier, the word cannot be masked as it would be in one piece: report
+ * a rewrite-limit (the rewrite came too late, which depends on
+ * segmentation, never the bytes) and return false.
+ */
+static bool sg_mask_back(struct sg_seg *seg, s32 end, u32 n, u8 ch,
+			 const char *tok, u32 toklen)
+{
+	s32 from = end - (s32)n;
+
+	if (from < (s32)seg->skip) {
+		seg->sflags |= SEG_RWLIMIT;
+		sg_violate(seg, SG_C_REWRITE_LIMIT, n, 0, tok, toklen);
+		return false;
+	}
+	for (; from < end; from++)
+		sg_span(seg, (u32)from, ch);
+	return true;
 }
 
 /*
@@ -543,7 +596,7 @@ static void sg_cli_line_reset(struct sg_conn_state *s)
 	s->cnode = SG_TRIE_DEAD;
 	s->addr_len = 0;
 	s->cflags &= (u8)(~(CF_VERB_BAD | CF_MASKING | CF_BDAT_BAD) & 0xff);
-	s->xflags &= (u8)~(X_CLINE_REP | X_ADDR_REP);
+	s->xflags &= (u8)~(X_CLINE_REP | X_ADDR_REP | X_AQUOTE | X_AESC);
 }
 
 static void sg_smuggle(struct sg_seg *seg, u8 c)
@@ -551,22 +604,94 @@ static void sg_smuggle(struct sg_seg *seg, u8 c)
 	sg_violate(seg, SG_C_SMUGGLING, c, 0, NULL, 0);
 }
 
-/* A command line (not a continuation) ended at a LF. */
-static void sg_cli_command_done(struct sg_seg *seg)
+/*
+ * A BDAT whose chunk the engine will not count: mask its verb (the @n
+ * bytes before segment offset @end), so that no server counts one either
+ * and every reader takes the bytes that follow as commands. "log" masks
+ * too: passing it whole would let the server and the engine part.
+ */
+static void sg_bdat_refuse(struct sg_seg *seg, s32 end, u32 n, u32 value,
+			   u32 limit)
+{
+	u8 a = sg_action(seg, SG_C_BDAT);
+
+	if (a == SG_A_LOG)
+		a = SG_A_MASK;
+	if (a == SG_A_MASK &&
+	    !sg_mask_back(seg, end, n, seg->pol->mask_char, "BDAT", 4))
+		return;
+	sg_report(seg, SG_C_BDAT, a, value, limit, "BDAT", 4);
+}
+
+/*
+ * BDAT line ended at the LF at segment offset @off: count its chunk only
+ * for the strict form "BDAT" SP 1*DIGIT [SP "LAST"] CRLF, the one form
+ * every server reads alike (the verb was checked at column 0 with SP and
+ * CHUNKING advertised at its end).
+ */
+static void sg_cli_bdat_line(struct sg_seg *seg, u32 off)
+{
+	struct sg_conn_state *s = W(seg);
+	const struct sg_policy *pol = seg->pol;
+	/* the verb's end; before the segment if its line began there */
+	s32 vend = (s32)(off + 1) - (s32)s->line_len[0] + 4;
+	bool last = s->cst == CS_B_LAST && s->addr_len == 4;
+
+	if ((s->cflags & CF_BDAT_BAD) ||
+	    !((s->cst == CS_B_NUM && s->addr_len) || last)) {
+		sg_bdat_refuse(seg, vend, 4, 0, 0);
+		return;
+	}
+	if (s->bdat > pol->limit[SG_L_BDAT_CHUNK]) {
+		if (sg_action(seg, SG_C_BDAT) == SG_A_MASK) {
+			sg_bdat_refuse(seg, vend, 4, s->bdat,
+				       pol->limit[SG_L_BDAT_CHUNK]);
+			return;
+		}
+		sg_violate(seg, SG_C_BDAT, s->bdat,
+			   pol->limit[SG_L_BDAT_CHUNK], "BDAT", 4);
+	}
+	/* The server counts exactly this many octets: so do we. */
+	if (s->bdat)
+		s->cmode = last ? CM_BDAT_LAST : CM_BDAT;
+	else if (last)
+		s->rcpts = 0;
+}
+
+/*
+ * A greeting (HELO or EHLO) completed: CHUNKING holds only after the
+ * reply to the latest one, so every EHLO reply still to come is stale.
+ */
+static void sg_greeting(struct sg_conn_state *s)
+{
+	u32 i;
+
+	s->xflags &= (u8)~X_CHUNKING;
+	for (i = 0; i < s->q_n && i < SG_Q_MAX; i++)
+		if (s->q_kind[i] == R_EHLO)
+			s->q_kind[i] = R_EHLO_OLD;
+	if (s->rkind == R_EHLO)
+		s->rkind = R_EHLO_OLD;
+}
+
+/* A command line (not a continuation) ended at the LF at offset @off. */
+static void sg_cli_command_done(struct sg_seg *seg, u32 off)
 {
 	struct sg_conn_state *s = W(seg);
 	const struct sg_policy *pol = seg->pol;
 	u8 cmd = s->cmd;
-	bool last;
 
 	switch (cmd) {
 	case SG_CMD_HELO:
+		sg_greeting(s);
+		fallthrough;
 	case SG_CMD_MAIL:
 	case SG_CMD_RSET:
 		s->rcpts = 0;
 		sg_q_push(seg, R_PLAIN);
 		break;
 	case SG_CMD_EHLO:
+		sg_greeting(s);
 		s->rcpts = 0;
 		sg_q_push(seg, R_EHLO);
 		break;
@@ -590,21 +715,7 @@ static void sg_cli_command_done(struct sg_seg *seg)
 		break;
 	case SG_CMD_BDAT:
 		sg_q_push(seg, R_PLAIN);
-		last = s->cst == CS_B_TAIL ||
-		       (s->cst == CS_B_LAST && s->addr_len == 4);
-		if ((s->cflags & CF_BDAT_BAD) ||
-		    (s->cst != CS_B_NUM && s->cst != CS_B_WS2 && !last)) {
-			sg_violate(seg, SG_C_BDAT, 0, 0, "BDAT", 4);
-			break;
-		}
-		if (s->bdat > pol->limit[SG_L_BDAT_CHUNK])
-			sg_violate(seg, SG_C_BDAT, s->bdat,
-				   pol->limit[SG_L_BDAT_CHUNK], "BDAT", 4);
-		/* The server counts exactly this many octets: so do we. */
-		if (s->bdat)
-			s->cmode = last ? CM_BDAT_LAST : CM_BDAT;
-		else if (last)
-			s->rcpts = 0;
+		sg_cli_bdat_line(seg, off);
 		break;
 	default:
 		sg_q_push(seg, R_PLAIN);
@@ -612,55 +723,77 @@ static void sg_cli_command_done(struct sg_seg *seg)
 	}
 }
 
-static void sg_cli_line_end(struct sg_seg *seg)
+static void sg_cli_line_end(struct sg_seg *seg, u32 off)
 {
 	struct sg_conn_state *s = W(seg);
 
 	if (s->cst == CS_CONT)
 		s->cflags &= (u8)~CF_AUTH_CONT;
 	else
-		sg_cli_command_done(seg);
+		sg_cli_command_done(seg, off);
 	sg_cli_line_reset(s);
 }
 
-/* The verb ended at terminator byte p[i] (offset @off). */
-static void sg_verb_end(struct sg_seg *seg, const u8 *p, u32 i, u32 off)
+/*
+ * The verb ended at terminator @c at segment offset @off. Its letters are
+ * the bytes from column addr_len up to @off.
+ */
+static void sg_verb_end(struct sg_seg *seg, u32 off, u8 c)
 {
 	struct sg_conn_state *s = W(seg);
 	const struct sg_trie *t = &seg->pol->verb_trie;
 	u8 node = s->cnode;
 	u8 acc = sg_trie_acc(t, node);
+	u32 col = s->addr_len;
+	u32 vlen = s->line_len[0] - 1 - col;
 	char tok[SG_TOKEN_LEN];
 	u32 tl;
 
-	(void)p;
-	(void)i;
 	if (s->cflags & CF_MASKING) {
 		s->cmd = SG_CMD_NONE;	/* the server sees garbage */
 	} else if (acc & SG_TN_ALLOWED) {
 		s->cmd = acc & SG_TN_CMD_MASK;
 	} else if (!(s->cflags & CF_VERB_BAD)) {
-		/* A proper prefix of an allowed verb, e.g. "MAI ". */
+		/*
+		 * A proper prefix of an allowed verb, e.g. "MAI ", or a verb
+		 * a new policy ruled out: known only now. Mask its letters.
+		 */
 		tl = sg_trie_path(t, node, tok, SG_TOKEN_LEN - 1);
 		s->cflags |= CF_VERB_BAD;
-		if (sg_violate(seg, SG_C_VERB, 0, 0, tok, tl) == SG_A_MASK) {
-			sg_span(seg, off, seg->pol->mask_char);
+		s->cmd = acc & SG_TN_CMD_MASK;
+		if (sg_action(seg, SG_C_VERB) == SG_A_MASK) {
 			s->cmd = SG_CMD_NONE;
+			if (sg_mask_back(seg, (s32)off, vlen,
+					 seg->pol->mask_char, tok, tl))
+				sg_violate(seg, SG_C_VERB, 0, 0, tok, tl);
 		} else {
-			s->cmd = acc & SG_TN_CMD_MASK;
+			sg_violate(seg, SG_C_VERB, 0, 0, tok, tl);
 		}
 	} else {
 		/* reported and let through (log): recognise it anyway */
 		s->cmd = acc & SG_TN_CMD_MASK;
 	}
 	s->cflags &= (u8)~CF_MASKING;
+	s->addr_len = 0;
 	switch (s->cmd) {
 	case SG_CMD_MAIL:
 	case SG_CMD_RCPT:
 		s->cst = CS_A_PRE;
 		break;
 	case SG_CMD_BDAT:
-		s->cst = CS_B_WS;
+		/*
+		 * Exim reads BDAT only at column 0 and followed by SP, and
+		 * only after EHLO offered CHUNKING; elsewhere a server reads
+		 * the chunk as commands (502/503) or counts it where another
+		 * would not. Count nothing then, and mask the verb.
+		 */
+		if (!(s->xflags & X_CHUNKING) || col || c != ' ') {
+			s->cmd = SG_CMD_NONE;
+			s->cst = CS_ARGS;
+			sg_bdat_refuse(seg, (s32)off, vlen, 0, 0);
+			break;
+		}
+		s->cst = CS_B_NUM;
 		s->bdat = 0;
 		break;
 	default:
@@ -691,20 +824,66 @@ static void sg_addr_byte(struct sg_seg *seg, u8 c, u32 off)
 	}
 }
 
-/* Limit of the current command line (AUTH lines may be longer). */
+/*
+ * A path byte, in <...> (@br) or bare. Quoted strings and backslash
+ * escapes (RFC 5321 4.1.2) hide '>' and white space from the path's end,
+ * so "a>|b"@x is one path; an escape counts outside quotes too, as some
+ * readers take it there. Every byte of the path is checked.
+ */
+static inline void sg_path_byte(struct sg_seg *seg, u8 c, u32 off, bool br)
+{
+	struct sg_conn_state *s = W(seg);
+
+	if (c == '\r') {
+		s->cst = CS_ARGS;
+		return;
+	}
+	if (s->xflags & X_AESC) {
+		s->xflags &= (u8)~X_AESC;
+	} else if (c == '\\') {
+		s->xflags |= X_AESC;
+	} else if (c == '"') {
+		s->xflags ^= X_AQUOTE;
+	} else if (!(s->xflags & X_AQUOTE) &&
+		   (br ? c == '>' : sg_is_term(c))) {
+		s->cst = CS_ARGS;
+		return;
+	}
+	sg_addr_byte(seg, c, off);
+}
+
+/*
+ * Limit of the current command line: AUTH lines and AUTH continuations
+ * may be longer (RFC 4954), MAIL and RCPT carry extension parameters
+ * (RFC 5321 4.5.3.1.4).
+ */
 static inline u32 sg_cmd_lim(const struct sg_policy *pol,
 			     const struct sg_conn_state *s)
 {
 	u32 lim = pol->limit[SG_L_COMMAND_LINE];
 
-	if (s->cmd == SG_CMD_AUTH && lim < SG_AUTH_LINE_MIN)
-		lim = SG_AUTH_LINE_MIN;
+	if (s->cmd == SG_CMD_AUTH || (s->cflags & CF_AUTH_CONT))
+		return lim < SG_AUTH_LINE_MIN ? SG_AUTH_LINE_MIN : lim;
+	if (s->cmd == SG_CMD_MAIL)
+		return lim + SG_MAIL_PARAM_ROOM;
+	if (s->cmd == SG_CMD_RCPT)
+		return lim + SG_RCPT_PARAM_ROOM;
 	return lim;
 }
 
 static inline u32 sg_min(u32 a, u32 b)
 {
 	return a < b ? a : b;
+}
+
+/* Line length up to which bytes need no check: the limit, or the hard
+ * bound once the limit was reported (or if it is higher).
+ */
+static inline u32 sg_bulk_lim(const struct sg_conn_state *s, u32 lim)
+{
+	if ((s->xflags & X_CLINE_REP) || lim > SG_CMD_LINE_HARD)
+		return SG_CMD_LINE_HARD;
+	return lim;
 }
 
 static inline u16 sg_sat_add(u16 a, u32 k)
@@ -743,36 +922,36 @@ static inline u32 sg_verb_run(const struct sg_trie *t, struct sg_conn_state *s,
  * Bulk step of the command lexer: the number of bytes from p[0..n) that
  * the per-byte path would only count (line length, path length, a verb
  * trie step), already applied to the state. It never takes a byte that
- * could report, rewrite or end something: the byte that would exceed a
- * line or path limit, CR, LF, NUL, the bytes that end a state. Called
+ * could report, rewrite or end something: the byte past @blim (the line
+ * limit, or the hard line bound once the limit was reported), CR, LF,
+ * NUL, the bytes that end a state, quotes and escapes in a path. Called
  * only with no CR pending and no STARTTLS injection left to report.
  */
 static inline u32 sg_cmd_bulk(struct sg_seg *seg, const u8 *p, u32 n,
-			      u32 lim)
+			      u32 blim)
 {
 	struct sg_conn_state *s = W(seg);
 	u32 k = 0, alim;
 
-	if (s->cst != CS_CONT && !(s->xflags & X_CLINE_REP))
-		n = sg_min(n, s->line_len[0] < lim ? lim - s->line_len[0] : 0);
+	n = sg_min(n, s->line_len[0] < blim ? blim - s->line_len[0] : 0);
 	switch (s->cst) {
 	case CS_ARGS:
 	case CS_CONT:
 		k = sg_scan_ctl(p, n);
 		break;
 	case CS_A_PRE:
-		k = sg_scan(p, n, 1, ':', 0, 0);
+		k = sg_scan(p, n, 1, ':', 0, 0, 0, 0);
 		break;
 	case CS_A_BR:
 	case CS_A_BARE:
+		if (s->xflags & X_AESC)
+			break;
 		alim = seg->pol->limit[SG_L_ADDRESS];
 		if (!(s->xflags & X_ADDR_REP))
 			n = sg_min(n, s->addr_len < alim ?
 				   alim - s->addr_len : 0);
-		if (s->cst == CS_A_BR)
-			k = sg_scan(p, n, 3, '>', '|', '`');
-		else
-			k = sg_scan(p, n, 3, ' ', '|', '`');
+		k = sg_scan(p, n, 5, s->cst == CS_A_BR ? '>' : ' ', '|', '`',
+			    '"', '\\');
 		s->addr_len = sg_sat_add(s->addr_len, k);
 		break;
 	case CS_BOL:
@@ -780,6 +959,7 @@ static inline u32 sg_cmd_bulk(struct sg_seg *seg, const u8 *p, u32 n,
 			break;
 		s->cst = CS_VERB;
 		s->cnode = 0;
+		s->addr_len = s->line_len[0];	/* the verb's column */
 		fallthrough;
 	case CS_VERB:
 		if (!(s->cflags & (CF_VERB_BAD | CF_MASKING)))
@@ -802,10 +982,11 @@ static u32 sg_cli_cmd(struct sg_seg *seg, const u8 *p, u32 i, u32 n,
 	struct sg_conn_state *s = W(seg);
 	const struct sg_policy *pol = seg->pol;
 	const struct sg_trie *t = &pol->verb_trie;
-	u32 lim;
+	u32 lim, blim;
 	u8 prev;
 
 	lim = sg_cmd_lim(pol, s);
+	blim = sg_bulk_lim(s, lim);
 	for (; i < n; i++) {
 		u8 c;
 		u32 off;
@@ -814,7 +995,7 @@ static u32 sg_cli_cmd(struct sg_seg *seg, const u8 *p, u32 i, u32 n,
 			return n;
 		if (!(s->cflags & CF_PREV_CR) &&
 		    (s->cflags & (CF_TLS_PENDING | CF_INJ)) != CF_TLS_PENDING) {
-			i += sg_cmd_bulk(seg, p + i, n - i, lim);
+			i += sg_cmd_bulk(seg, p + i, n - i, blim);
 			if (i == n)
 				return n;
 		}
@@ -827,24 +1008,38 @@ static u32 sg_cli_cmd(struct sg_seg *seg, const u8 *p, u32 i, u32 n,
 		/* line length, including CRLF */
 		if (s->line_len[0] < 0xffff)
 			s->line_len[0]++;
-		if (s->line_len[0] > lim && s->cst != CS_CONT &&
-		    !(s->xflags & X_CLINE_REP)) {
-			s->xflags |= X_CLINE_REP;
-			sg_violate(seg, SG_C_COMMAND_LINE, s->line_len[0], lim,
-				   NULL, 0);
+		if (s->line_len[0] > blim) {
+			if (s->line_len[0] > SG_CMD_LINE_HARD) {
+				/* past it a server splits the line: never */
+				sg_report(seg, SG_C_COMMAND_LINE, SG_A_RESET,
+					  s->line_len[0], SG_CMD_LINE_HARD,
+					  NULL, 0);
+				return n;
+			}
+			if (!(s->xflags & X_CLINE_REP)) {
+				s->xflags |= X_CLINE_REP;
+				blim = SG_CMD_LINE_HARD;
+				sg_violate(seg, SG_C_COMMAND_LINE,
+					   s->line_len[0], lim, NULL, 0);
+			}
 		}
-		if ((s->cflags & CF_PREV_CR) && c != '\n')
+		if ((s->cflags & CF_PREV_CR) && c != '\n') {
+			s->cflags |= CF_BDAT_BAD;
 			sg_smuggle(seg, '\r');
+		}
 		if (c == '\n') {
-			if (!(s->cflags & CF_PREV_CR))
+			if (!(s->cflags & CF_PREV_CR)) {
+				s->cflags |= CF_BDAT_BAD;
 				sg_smuggle(seg, '\n');
+			}
 			s->cflags &= (u8)~CF_PREV_CR;
 			if (s->cst == CS_VERB)
-				sg_verb_end(seg, p, i, off);
-			sg_cli_line_end(seg);
+				sg_verb_end(seg, off, c);
+			sg_cli_line_end(seg, off);
 			if (s->cmode != CM_CMD)
 				return i + 1;
 			lim = sg_cmd_lim(pol, s);
+			blim = sg_bulk_lim(s, lim);
 			continue;
 		}
 		if (c == '\r')
@@ -862,11 +1057,13 @@ static u32 sg_cli_cmd(struct sg_seg *seg, const u8 *p, u32 i, u32 n,
 			}
 			s->cst = CS_VERB;
 			s->cnode = 0;
+			s->addr_len = s->line_len[0] - 1;	/* verb column */
 			fallthrough;
 		case CS_VERB:
 			if (sg_is_term(c)) {
-				sg_verb_end(seg, p, i, off);
+				sg_verb_end(seg, off, c);
 				lim = sg_cmd_lim(pol, s);
+				blim = sg_bulk_lim(s, lim);
 				break;
 			}
 			prev = s->cnode;
@@ -898,27 +1095,14 @@ static u32 sg_cli_cmd(struct sg_seg *seg, const u8 *p, u32 i, u32 n,
 				break;
 			}
 			s->cst = CS_A_BARE;
-			sg_addr_byte(seg, c, off);
+			sg_path_byte(seg, c, off, false);
 			break;
 		case CS_A_BR:
-			if (c == '>' || c == '\r') {
-				s->cst = CS_ARGS;
-				break;
-			}
-			sg_addr_byte(seg, c, off);
+			sg_path_byte(seg, c, off, true);
 			break;
 		case CS_A_BARE:
-			if (sg_is_term(c)) {
-				s->cst = CS_ARGS;
-				break;
-			}
-			sg_addr_byte(seg, c, off);
+			sg_path_byte(seg, c, off, false);
 			break;
-		case CS_B_WS:
-			if (c == ' ' || c == '\t' || c == '\r')
-				break;
-			s->cst = CS_B_NUM;
-			fallthrough;
 		case CS_B_NUM:
 			if (c >= '0' && c <= '9') {
 				u32 d = c - '0';
@@ -927,32 +1111,19 @@ static u32 sg_cli_cmd(struct sg_seg *seg, const u8 *p, u32 i, u32 n,
 					s->cflags |= CF_BDAT_BAD;
 				else
 					s->bdat = s->bdat * 10 + d;
-			} else if (c == ' ' || c == '\t' || c == '\r') {
-				s->cst = CS_B_WS2;
-			} else {
+				s->addr_len = sg_sat_add(s->addr_len, 1);
+			} else if (c == ' ' && s->addr_len) {
+				s->cst = CS_B_LAST;
+				s->addr_len = 0;	/* index into "LAST" */
+			} else if (c != '\r') {
 				s->cflags |= CF_BDAT_BAD;
 			}
 			break;
-		case CS_B_WS2:
-			if (c == ' ' || c == '\t' || c == '\r')
-				break;
-			s->cst = CS_B_LAST;
-			s->addr_len = 0;	/* index into "LAST" */
-			fallthrough;
 		case CS_B_LAST:
-			if (c == ' ' || c == '\t' || c == '\r') {
-				if (s->addr_len != 4)
-					s->cflags |= CF_BDAT_BAD;
-				s->cst = CS_B_TAIL;
-			} else if (s->addr_len < 4 &&
-				   sg_up(c) == (u8)"LAST"[s->addr_len]) {
+			if (s->addr_len < 4 &&
+			    sg_up(c) == (u8)"LAST"[s->addr_len])
 				s->addr_len++;
-			} else {
-				s->cflags |= CF_BDAT_BAD;
-			}
-			break;
-		case CS_B_TAIL:
-			if (c != ' ' && c != '\t' && c != '\r')
+			else if (c != '\r')
 				s->cflags |= CF_BDAT_BAD;
 			break;
 		default:
@@ -1110,8 +1281,26 @@ hit:
 }
 
 /*
- * DATA mode: only CRLF "." CRLF ends it. A CR not followed by LF, a LF
- * not preceded by CR and a NUL are smuggling violations; nothing is ever
+ * A bare CR or LF in DATA. Next to a dot that some reader takes as alone
+ * on its line (\n.\n, \r\n.\n, \n.\r\n, \r.\r\n, \r\n.\r ...) it
+ * is an end-of-data shape: smuggling. Elsewhere it is sloppy but ends no
+ * message on any server: bare-newline, reported once per message.
+ */
+static void sg_data_bare(struct sg_seg *seg, u8 ds, u8 c)
+{
+	struct sg_conn_state *s = W(seg);
+
+	if (ds == DS_DOT || ds == DS_LDOT) {
+		sg_smuggle(seg, c);
+	} else if (!(s->xflags & X_BARE_REP)) {
+		s->xflags |= X_BARE_REP;
+		sg_violate(seg, SG_C_BARE_NEWLINE, c, 0, NULL, 0);
+	}
+}
+
+/*
+ * DATA mode: only CRLF "." CRLF ends it. Bare CR and LF are judged by
+ * sg_data_bare(), a NUL is smuggling (\r\n\0.\r\n); nothing is ever
  * rewritten here. Returns the index of the first unprocessed byte.
  */
 static u32 sg_cli_data(struct sg_seg *seg, const u8 *p, u32 i, u32 n)
@@ -1135,43 +1324,49 @@ static u32 sg_cli_data(struct sg_seg *seg, const u8 *p, u32 i, u32 n)
 			ll++;
 		if (ll > lim && !(s->xflags & X_CLINE_REP))
 			sg_text_over(seg, ll, lim);
-		if (cr && c != '\n')
-			sg_smuggle(seg, '\r');
+		if (cr) {
+			cr = false;
+			if (c == '\n') {
+				if (ds == DS_DOT) {
+					s->cflags &= (u8)~CF_PREV_CR;
+					s->ds = DS_MID;
+					sg_data_end(seg);
+					return i;
+				}
+				if (ds == DS_LDOT)	/* \n.\r\n, \r.\r\n */
+					sg_smuggle(seg, '\r');
+				ds = DS_BOL;
+				ll = 0;
+				s->xflags &= (u8)~X_CLINE_REP;
+				goto next;
+			}
+			/* the CR before @c was bare */
+			sg_data_bare(seg, ds, '\r');
+			ds = DS_LBOL;
+		}
 		switch (c) {
 		case '\r':
-			ds = ds == DS_DOT ? DS_DOTCR : DS_MID;
-			cr = true;
+			cr = true;	/* judged by the next byte */
 			break;
 		case '\n':
-			if (!cr) {
-				sg_smuggle(seg, '\n');
-				ds = DS_MID;
-			} else if (ds != DS_DOTCR) {
-				ds = DS_BOL;
-			} else {
-				s->cflags &= (u8)~CF_PREV_CR;
-				s->ds = DS_MID;
-				sg_data_end(seg);
-				return i;
-			}
-			cr = false;
+			sg_data_bare(seg, ds, '\n');
+			ds = DS_LBOL;
 			ll = 0;
 			s->xflags &= (u8)~X_CLINE_REP;
 			break;
 		case 0:
 			sg_smuggle(seg, 0);
 			ds = DS_MID;
-			cr = false;
 			break;
 		case '.':
-			ds = ds == DS_BOL ? DS_DOT : DS_MID;
-			cr = false;
+			ds = ds == DS_BOL ? DS_DOT :
+			     ds == DS_LBOL ? DS_LDOT : DS_MID;
 			break;
 		default:
 			ds = DS_MID;
-			cr = false;
 			break;
 		}
+next:
 		if (seg->sflags & SEG_STOP)
 			break;
 	}
@@ -1225,6 +1420,41 @@ static u32 sg_cli_pickup(struct sg_seg *seg, const u8 *p, u32 i, u32 n)
 	return n;
 }
 
+/*
+ * After the 220 to STARTTLS: the client's next bytes must open a TLS
+ * handshake record, type 22 with version 3.0 to 3.4 (SSL 3.0 .. TLS 1.3
+ * record layer); then the stream is opaque. Anything else is plaintext
+ * where a server reads TLS: starttls-injection. If the action lets it
+ * pass, inspection goes on in plaintext from that byte.
+ */
+static u32 sg_cli_tls_hello(struct sg_seg *seg, const u8 *p, u32 i, u32 n)
+{
+	struct sg_conn_state *s = W(seg);
+
+	for (; i < n; i++) {
+		u32 k = (s->xflags & X_TLS_HDR) / X_TLS_ONE;
+		u8 c = p[i];
+		bool ok = k == 0 ? c == 0x16 : k == 1 ? c == 0x03 : c <= 0x04;
+
+		if (!ok) {
+			s->flags &= (u8)~F_TLS_WAIT;
+			s->xflags &= (u8)(~X_TLS_HDR & 0xff);
+			sg_violate(seg, SG_C_STARTTLS_INJECTION, c, 0, NULL, 0);
+			return i;
+		}
+		if (k < 2) {
+			s->xflags = (u8)(s->xflags + X_TLS_ONE);
+			continue;
+		}
+		/* the client speaks TLS now: hands off, both ways */
+		s->xflags &= (u8)(~X_TLS_HDR & 0xff);
+		s->flags = (u8)((s->flags & ~F_TLS_WAIT) | F_OPAQUE);
+		sg_event(seg, SG_EV_TLS_STARTED);
+		return n;
+	}
+	return n;
+}
+
 static void sg_cli(struct sg_seg *seg, const u8 *p, u32 n, u32 base)
 {
 	struct sg_conn_state *s = W(seg);
@@ -1232,11 +1462,11 @@ static void sg_cli(struct sg_seg *seg, const u8 *p, u32 n, u32 base)
 
 	while (i < n && !(seg->sflags & SEG_STOP)) {
 		if (s->flags & F_TLS_WAIT) {
-			/* the client speaks TLS now: hands off, both ways */
-			s->flags = (u8)((s->flags & ~F_TLS_WAIT) | F_OPAQUE);
-			sg_event(seg, SG_EV_TLS_STARTED);
-			return;
+			i = sg_cli_tls_hello(seg, p, i, n);
+			continue;
 		}
+		if (s->flags & F_OPAQUE)
+			return;
 		if (s->flags & F_PICKUP_C) {
 			i = sg_cli_pickup(seg, p, i, n);
 			continue;
@@ -1267,7 +1497,7 @@ static void sg_enter_data(struct sg_conn_state *s)
 	s->cmode = CM_DATA;
 	s->ds = s->cst == CS_BOL && !s->line_len[0] ? DS_BOL : DS_MID;
 	s->line_len[0] = 0;
-	s->xflags &= (u8)~X_CLINE_REP;
+	s->xflags &= (u8)~(X_CLINE_REP | X_BARE_REP | X_AESC);
 }
 
 /* A final reply line ended. */
@@ -1293,15 +1523,34 @@ static void sg_reply_done(struct sg_seg *seg)
 			s->flags &= (u8)~F_PICKUP_C;
 		return;
 	}
+	/* CHUNKING counts if the EHLO reply that offered it succeeded */
+	if (s->rkind == R_EHLO && code == 250 && (s->sflags & SF_CHUNKING))
+		s->xflags |= X_CHUNKING;
+	s->sflags &= (u8)(~SF_CHUNKING & 0xff);
+	/* Only an outstanding DATA is answered by 354: anything else would
+	 * switch inspection off on the server's word alone.
+	 */
+	if (code == 354 && s->rkind != R_DATA)
+		sg_violate(seg, SG_C_DESYNC, code, 0, NULL, 0);
 	switch (s->rkind) {
 	case R_AUTH:
-		if (code == 334) {
-			s->cflags |= CF_AUTH_CONT;
-			return;	/* the AUTH exchange goes on */
+		if (code != 334) {
+			s->cflags &= (u8)~CF_AUTH_CONT;
+			break;
 		}
-		break;
+		/*
+		 * The server reads the line right after the AUTH line (or the
+		 * last response) as the response. If the client already sent
+		 * more, the engine read that as commands and cannot tell
+		 * which later line the server takes for what.
+		 */
+		if (s->q_n == 1 && !s->q_tail && s->cmode == CM_CMD &&
+		    s->cst == CS_BOL && !s->line_len[0])
+			s->cflags |= CF_AUTH_CONT;
+		else
+			sg_violate(seg, SG_C_DESYNC, code, 0, "AUTH", 4);
+		return;	/* the AUTH exchange goes on */
 	case R_DATA:
-	case R_NONE:
 		if (code == 354)
 			sg_enter_data(s);
 		break;
@@ -1324,6 +1573,32 @@ static void sg_kw_mask_event(struct sg_seg *seg, u8 node, const u8 *p,
 	if (ev)
 		sg_token(&seg->pol->keyword_trie, node, p, i, n, ev->token,
 			 true);
+}
+
+/*
+ * An EHLO keyword (from column 4) ended at the terminator p[i], at
+ * segment offset @off and column @pos. A proper prefix of an allowed
+ * keyword ("SIZ") is masked, letters only; an allowed CHUNKING is what
+ * lets the client's BDAT be counted.
+ */
+static void sg_kw_end(struct sg_seg *seg, const u8 *p, u32 i, u32 n, u32 off,
+		      u32 pos)
+{
+	struct sg_conn_state *s = W(seg);
+	const struct sg_trie *t = &seg->pol->keyword_trie;
+	u8 acc = sg_trie_acc(t, s->snode);
+
+	s->sst = SS_TEXT;
+	if ((s->sflags & SF_KW_BAD) || !s->snode)
+		return;
+	if (acc & SG_TN_ALLOWED) {
+		if ((acc & SG_TN_CMD_MASK) == SG_CMD_BDAT)
+			s->sflags |= SF_CHUNKING;
+		return;
+	}
+	s->sflags |= SF_KW_BAD;
+	sg_kw_mask_event(seg, s->snode, p, i, n);
+	sg_mask_back(seg, (s32)off, pos - 4, seg->pol->mask_char, NULL, 0);
 }
 
 static void sg_srv(struct sg_seg *seg, const u8 *p, u32 n, u32 base)
@@ -1395,10 +1670,8 @@ static void sg_srv(struct sg_seg *seg, const u8 *p, u32 n, u32 base)
 		if (c == '\n') {
 			bool more = s->sflags & SF_MORE;
 
-			if (s->sst == SS_KW && !(s->sflags & SF_KW_BAD) &&
-			    s->snode &&
-			    !(sg_trie_acc(t, s->snode) & SG_TN_ALLOWED))
-				sg_kw_mask_event(seg, s->snode, p, i, n);
+			if (s->sst == SS_KW)
+				sg_kw_end(seg, p, i, n, off, pos);
 			if (s->sst == SS_CODE && pos < 3)
 				s->sflags |= SF_BADLINE;
 			if (more) {
@@ -1430,10 +1703,12 @@ static void sg_srv(struct sg_seg *seg, const u8 *p, u32 n, u32 base)
 			else if (c != ' ' && c != '\r')
 				s->sflags |= SF_BADLINE;
 			s->sst = SS_TEXT;
-			if (s->rkind == R_EHLO && !(s->sflags & SF_CONT) &&
+			if ((s->rkind == R_EHLO || s->rkind == R_EHLO_OLD) &&
+			    !(s->sflags & SF_CONT) &&
 			    s->code != 250)
 				s->rkind = R_PLAIN;
-			if (s->rkind == R_EHLO && (s->sflags & SF_CONT)) {
+			if ((s->rkind == R_EHLO || s->rkind == R_EHLO_OLD) &&
+			    (s->sflags & SF_CONT)) {
 				s->sst = SS_KW;
 				s->snode = 0;
 			}
@@ -1451,14 +1726,7 @@ static void sg_srv(struct sg_seg *seg, const u8 *p, u32 n, u32 base)
 		if (s->sst != SS_KW)
 			continue;
 		if (sg_is_term(c) || c == '=') {
-			s->sst = SS_TEXT;
-			if (!(s->sflags & SF_KW_BAD) && s->snode &&
-			    !(sg_trie_acc(t, s->snode) & SG_TN_ALLOWED)) {
-				/* a proper prefix: "SIZ " would be a keyword */
-				s->sflags |= SF_KW_BAD;
-				sg_kw_mask_event(seg, s->snode, p, i, n);
-				sg_span(seg, off, pol->mask_char);
-			}
+			sg_kw_end(seg, p, i, n, off, pos);
 			continue;
 		}
 		{

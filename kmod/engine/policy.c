@@ -63,6 +63,8 @@ static const char *const sg_class_names[SG_C_MAX] = {
 	[SG_C_PIPELINE]		= "pipeline",
 	[SG_C_REWRITE_LIMIT]	= "rewrite-limit",
 	[SG_C_PICKUP]		= "pickup",
+	[SG_C_DESYNC]		= "desync",
+	[SG_C_BARE_NEWLINE]	= "bare-newline",
 };
 
 static const char *const sg_action_names[SG_A_MAX] = {
@@ -130,8 +132,9 @@ bool sg_action_valid(enum sg_class c, enum sg_action a)
 {
 	if ((unsigned int)c >= SG_C_MAX || (unsigned int)a >= SG_A_MAX)
 		return false;
-	if (a == SG_A_MASK)
-		return c == SG_C_VERB || c == SG_C_ADDRESS_CHAR;
+	if (a == SG_A_MASK)	/* bdat: the BDAT verb, so no chunk is sent */
+		return c == SG_C_VERB || c == SG_C_ADDRESS_CHAR ||
+		       c == SG_C_BDAT;
 	return true;
 }
 
@@ -228,10 +231,12 @@ void sg_policy_defaults(struct sg_policy *p)
 	p->action[SG_C_ADDRESS_CHAR] = SG_A_MASK;
 	p->action[SG_C_SMUGGLING] = SG_A_RESET;
 	p->action[SG_C_STARTTLS_INJECTION] = SG_A_RESET;
-	p->action[SG_C_BDAT] = SG_A_RESET;
+	p->action[SG_C_BDAT] = SG_A_MASK;
 	p->action[SG_C_PIPELINE] = SG_A_RESET;
 	p->action[SG_C_REWRITE_LIMIT] = SG_A_RESET;
 	p->action[SG_C_PICKUP] = SG_A_RESET;
+	p->action[SG_C_DESYNC] = SG_A_RESET;
+	p->action[SG_C_BARE_NEWLINE] = SG_A_LOG;
 }
 
 /* ---- trie compilation ---- */
@@ -459,7 +464,7 @@ int sg_policy_compile(struct sg_policy *p, const char **err)
 		goto full;
 	if (p->bdat &&
 	    sg_trie_insert(&p->keyword_trie, "CHUNKING", true,
-			   SG_TN_ALLOWED | SG_CMD_OTHER))
+			   SG_TN_ALLOWED | SG_CMD_BDAT))
 		goto full;
 	return 0;
 full:

@@ -20,13 +20,20 @@
  *     the reference output at their offsets;
  *  3. the test run passes every turn the reference passes, and fails
  *     (DROP or RESET, no more severe than the reference) in the turn
- *     the reference fails -- unless that reference failure was a
- *     rewrite-limit, which depends on segment size by definition;
+ *     the reference fails -- unless a rewrite-limit decided it, which
+ *     depends on segmentation by definition (a journal too small for a
+ *     segment's spans, or a word whose end came after its letters had
+ *     left: the test run may then fail in that turn or earlier);
  *  4. HOLD happens only when new spans meet a journal of unacked spans:
  *     after a full ACK from the peer the retry must not HOLD;
  *  5. (byte run) at every client command-line start in command mode,
  *     no disallowed verb from a dictionary of real verbs reaches the
  *     server whole, when the policy masks verbs.
+ *  6. (reference run) the same at every command start of the Postfix and
+ *     the Exim reading model (server_model.h), driven by the server's
+ *     replies, for the bytes the engine passed before any reset -- when
+ *     the policy masks verbs and logs none of the classes that let the
+ *     engine's reading and a server's part.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +43,7 @@
 #include "../../kmod/engine/engine.c"
 #include "../../kmod/engine/policy.c"
 #include "../../userspace/policy_file.h"
+#include "server_model.h"
 
 #ifndef SG_POLICY_DIR
 #define SG_POLICY_DIR "../policy"
@@ -54,7 +62,8 @@ static const char *const policies[] = {
 	"action command-line log\naction reply-line log\naction text-line log\n"
 	"action recipients log\naction address-length log\n"
 	"action smuggling log\naction starttls-injection log\naction bdat log\n"
-	"action pipeline log\naction rewrite-limit reset\n",
+	"action pipeline log\naction rewrite-limit reset\n"
+	"action desync log\naction bare-newline log\n",
 	/* tiny limits, logged */
 	"verbs HELO EHLO MAIL RCPT DATA RSET NOOP QUIT\n"
 	"keywords SIZE PIPELINING\nbanner mask\nmask-char 0x23\nbanner-char .\n"
@@ -62,7 +71,8 @@ static const char *const policies[] = {
 	"limit recipients 2\nlimit address 5\nlimit bdat-chunk 50\n"
 	"action command-line log\naction reply-line log\naction text-line log\n"
 	"action recipients log\naction address-length log\n"
-	"action smuggling log\naction bdat log\naction pipeline log\n",
+	"action smuggling log\naction bdat log\naction pipeline log\n"
+	"action desync log\n",
 };
 #define NPOL (sizeof(policies) / sizeof(policies[0]))
 
@@ -293,6 +303,73 @@ static void check_verb(const struct run *r, const struct sg_policy *p,
 	}
 }
 
+/* Invariant 6: the server models' command starts. */
+static bool models_apply(const struct sg_policy *p)
+{
+	static const u8 keep[] = { SG_C_SMUGGLING, SG_C_STARTTLS_INJECTION,
+				   SG_C_PIPELINE, SG_C_REWRITE_LIMIT,
+				   SG_C_DESYNC };
+	unsigned int i;
+
+	if (p->action[SG_C_VERB] != SG_A_MASK)
+		return false;
+	for (i = 0; i < sizeof(keep); i++)
+		if (p->action[keep[i]] == SG_A_LOG)
+			return false;
+	return true;
+}
+
+static void model_verb(void *ctx, enum sm_kind kind, const u8 *v, u32 n,
+		       u32 off)
+{
+	const struct sg_policy *p = ctx;
+	char tok[32];
+	u32 i, k;
+
+	if (n >= sizeof(tok))
+		return;
+	for (i = 0; i < n; i++)
+		tok[i] = (char)sg_up(v[i]);
+	tok[n] = 0;
+	for (k = 0; k < SG_ARRAY_SIZE(dict); k++) {
+		u8 node = 0;
+
+		if (strcmp(tok, dict[k]))
+			continue;
+		for (i = 0; i < n && node != SG_TRIE_DEAD; i++)
+			node = sg_trie_step(&p->verb_trie, node, (u8)tok[i]);
+		if (node != SG_TRIE_DEAD &&
+		    (p->verb_trie.node[node].accept & SG_TN_ALLOWED))
+			continue;
+		FAIL("%s model: disallowed verb %s at a command start, offset %u",
+		     kind == SM_EXIM ? "Exim" : "Postfix", tok, off);
+	}
+}
+
+static void check_models(const struct sg_policy *p, const struct turn *t,
+			 int nt, const u8 *srv, const struct run *ref)
+{
+	struct sm_model m;
+	int k, i;
+
+	if (!models_apply(p))
+		return;
+	for (k = SM_POSTFIX; k <= SM_EXIM; k++) {
+		sm_init(&m, (enum sm_kind)k, model_verb, (void *)p);
+		for (i = 0; i < nt; i++) {
+			u32 end = t[i].base + t[i].len;
+			u32 pass = ref->passed[t[i].dir];
+
+			if (end > pass)
+				end = pass;
+			if (t[i].dir == SG_DIR_CLIENT)
+				sm_client(&m, ref->out[0], end);
+			else if (end > t[i].base)
+				sm_server(&m, srv + t[i].base, end - t[i].base);
+		}
+	}
+}
+
 int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 {
 	struct turn t[MAX_TURNS];
@@ -349,8 +426,11 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 		}
 	}
 
+	check_models(p, t, nt, stream[1], &ref);
+
 	for (mode = 0; mode < 2; mode++) {
-		int fail_turn = -1, fail_v = SG_V_PASS;
+		int fail_turn = -1, fail_v = SG_V_PASS, cmp_end = nt;
+		bool fail_rw = false;
 
 		run_init(&tr, p, total);
 		for (i = 0; i < nt && fail_turn < 0; i++) {
@@ -378,7 +458,7 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 							(rnd() % 2 ? rnd() % (len + 1) : 0);
 
 						v = send_seg(&tr, d, stream[d], from,
-							     rl, ref.out[d], NULL);
+							     rl, ref.out[d], &fail_rw);
 						if (v != SG_V_PASS) {
 							/* new bytes in it failed */
 							if (from + rl <= off)
@@ -399,7 +479,7 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 						    (tr.passed[d] - tr.acked[d] + 1));
 				}
 				v = send_seg(&tr, d, stream[d], off, len,
-					     ref.out[d], NULL);
+					     ref.out[d], &fail_rw);
 				if (v != SG_V_PASS) {
 					fail_turn = i;
 					fail_v = v;
@@ -409,7 +489,13 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 			}
 		}
 		/* invariant 3 */
-		if (ref_fail >= 0 && ref_rwlimit) {
+		if (fail_turn >= 0 && fail_rw) {
+			if (ref_fail >= 0 && !ref_rwlimit &&
+			    fail_turn > ref_fail)
+				FAIL("mode %d failed turn %d after the reference (%d)",
+				     mode, fail_turn, ref_fail);
+			cmp_end = fail_turn;
+		} else if (ref_fail >= 0 && ref_rwlimit) {
 			if (fail_turn >= 0 && fail_turn < ref_fail)
 				FAIL("mode %d failed turn %d before the reference (%d)",
 				     mode, fail_turn, ref_fail);
@@ -422,7 +508,7 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 			     ref_verdict);
 		}
 		/* invariant 2: outputs of all turns before the failure */
-		for (i = 0; i < nt && (ref_fail < 0 || i < ref_fail); i++) {
+		for (i = 0; i < cmp_end && (ref_fail < 0 || i < ref_fail); i++) {
 			int d = t[i].dir;
 
 			if (t[i].len && memcmp(tr.out[d] + t[i].base,

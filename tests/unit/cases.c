@@ -14,6 +14,9 @@
 #define EHLO_SHORT	{ C, "EHLO client.example\r\n" }, \
 			{ S, "250-mx.example.com\r\n250-PIPELINING\r\n250 8BITMIME\r\n" }
 #define OPEN		GREET, EHLO_SHORT
+#define EHLO_CH		{ C, "EHLO client.example\r\n" }, \
+			{ S, "250-mx.example.com\r\n250-PIPELINING\r\n250 CHUNKING\r\n" }
+#define OPEN_CH		GREET, EHLO_CH
 #define MAILRCPT	{ C, "MAIL FROM:<a@example.org>\r\n" }, \
 			{ S, "250 2.1.0 Ok\r\n" }, \
 			{ C, "RCPT TO:<b@example.com>\r\n" }, \
@@ -55,6 +58,26 @@
 	"250-XXXXXX GSSAPI NTLM\r\n250-8BITMIME\r\n250-XXXXXXXXXX\r\n" \
 	"250-XXXXXXXX\r\n250-XXXXXXX\r\n250-XXXXX\r\n" \
 	"250-XXXXXXXXXXXXXX\r\n250 XXXXXXXXXXXX\r\n"
+
+#define A10 "aaaaaaaaaa"
+#define A100 A10 A10 A10 A10 A10 A10 A10 A10 A10 A10
+#define A1000 A100 A100 A100 A100 A100 A100 A100 A100 A100 A100
+#define LONG_A500 A100 A100 A100 A100 A100
+/* NOOP + 16380 a + VRFY root: 16400 octets */
+#define LONG_NOOP "NOOP " A1000 A1000 A1000 A1000 A1000 A1000 A1000 A1000 \
+	A1000 A1000 A1000 A1000 A1000 A1000 A1000 A1000 A100 A100 A100 \
+	A10 A10 A10 A10 A10 A10 A10 A10 "VRFY root\r\n"
+#define LONG_AUTH "AUTH " A1000 A1000 A1000 A1000 A1000 A1000 A1000 A1000 \
+	A1000 A1000 A1000 A1000 A1000 A1000 A1000 A1000
+#define RCPT_ORCPT "RCPT TO:<b@example.com> NOTIFY=SUCCESS,FAILURE " \
+	"ORCPT=rfc822;" A100 A100 A100 A100 A10 A10 A10 A10 A10 A10 A10 \
+	"@example.com\r\n"
+#define R10(d) "RCPT TO:<u" d "0@x>\r\nRCPT TO:<u" d "1@x>\r\n" \
+	"RCPT TO:<u" d "2@x>\r\nRCPT TO:<u" d "3@x>\r\nRCPT TO:<u" d "4@x>\r\n" \
+	"RCPT TO:<u" d "5@x>\r\nRCPT TO:<u" d "6@x>\r\nRCPT TO:<u" d "7@x>\r\n" \
+	"RCPT TO:<u" d "8@x>\r\nRCPT TO:<u" d "9@x>\r\n"
+#define RCPT100 "MAIL FROM:<a@b>\r\n" R10("") R10("1") R10("2") R10("3") \
+	R10("4") R10("5") R10("6") R10("7") R10("8") R10("9")
 
 #define LOGSMUG "verbs HELO EHLO MAIL RCPT DATA RSET NOOP QUIT\n" \
 		"action smuggling log\n"
@@ -100,8 +123,15 @@ static const struct tcase cases[] = {
 { "EHLO keyword that is a proper prefix is masked at its end", "@esmtp", .steps = {
 	GREET, { C, "EHLO c\r\n" },
 	{ S, "250-h\r\n250-SIZ 1\r\n250-AUTH=LOGIN PLAIN\r\n250 DS\r\n",
-	  .out = "250-h\r\n250-SIZX1\r\n250-AUTH=LOGIN PLAIN\r\n250 DSX\n",
+	  .out = "250-h\r\n250-XXX 1\r\n250-AUTH=LOGIN PLAIN\r\n250 XX\r\n",
 	  .ev = "kw:SIZ kw:DS" },
+	{ C, "EHLO d\r\n" },
+	{ S, "250-h\r\n250-" },
+	{ S, "SIZ\r\n250 8BITMIM", .out = "XXX\r\n250 8BITMIM", .ev = "kw:SIZ" },
+	{ S, "E\n" },
+	{ C, "EHLO e\r\n" },
+	{ S, "250-h\r\n250-SIZ" },
+	{ S, "\r\n", .verdict = SG_V_RESET, .ev = "kw:SIZ rewrite-limit/reset" },
 } },
 { "EHLO error reply is not parsed for keywords", "@esmtp", .steps = {
 	GREET, { C, "EHLO c\r\n" },
@@ -123,12 +153,23 @@ static const struct tcase cases[] = {
 	{ C, "\r\n" }, { S, "500 empty\r\n" },
 	{ C, "QUITX\r\n", .out = "QUITX\r\n", .ev = "verb/mask:QUITX" },
 } },
-{ "proper prefix of an allowed verb: terminator masked", "@esmtp", .steps = {
+{ "proper prefix of an allowed verb: its letters masked, never CR LF SP TAB", "@esmtp", .steps = {
 	OPEN,
-	{ C, "MAI FROM:<a@b>\r\n", .out = "MAIXFROM:<a@b>\r\n", .ev = "verb/mask:MAI" },
+	{ C, "MAI FROM:<a@b>\r\n", .out = "XXX FROM:<a@b>\r\n", .ev = "verb/mask:MAI" },
 	{ S, "500 5.5.2 Error: command not recognized\r\n" },
-	{ C, "RCP\r\n", .out = "RCPX\n", .ev = "verb/mask:RCP" },
+	{ C, "RCP\r\n", .out = "XXX\r\n", .ev = "verb/mask:RCP" },
 	{ S, "500 x\r\n" },
+	{ C, "HEL\tfoo\r\n", .out = "XXX\tfoo\r\n", .ev = "verb/mask:HEL" },
+	{ S, "500 x\r\n" },
+	{ C, "  MAI\r\n", .out = "  XXX\r\n", .ev = "verb/mask:MAI" },
+	{ S, "500 x\r\n" },
+} },
+{ "proper prefix split from its end: too late to mask, reset", "@esmtp", .steps = {
+	OPEN,
+	{ C, "RC" }, { C, "P TO:<a>\r\n", .verdict = SG_V_RESET, .ev = "rewrite-limit/reset:RCP" },
+	/* its retransmission: the letters left unmasked the first time */
+	{ C, "RCP TO:<a>\r\n", .at = 1 + 21, .verdict = SG_V_RESET,
+	  .ev = "rewrite-limit/reset:RCP" },
 } },
 { "one byte per segment: VRFY, EXPN, MAIL, MAI", "@esmtp", .steps = {
 	OPEN,
@@ -142,8 +183,7 @@ static const struct tcase cases[] = {
 	{ C, "M" }, { C, "A" }, { C, "I" }, { C, "L" }, { C, " " },
 	{ C, "FROM:<a@b>\r\n" }, { S, "250 ok\r\n" },
 	{ C, "R" }, { C, "C" }, { C, "P" },
-	{ C, " ", .out = "X", .ev = "verb/mask:RCP" }, { C, "TO:<x>\r\n" },
-	{ S, "500 no\r\n" },
+	{ C, " ", .verdict = SG_V_RESET, .ev = "rewrite-limit/reset:RCP" },
 } },
 { "verb action log, drop and reset", "verbs HELO MAIL\naction verb log\n", .steps = {
 	{ S, "220 x\r\n" },
@@ -200,6 +240,20 @@ static const struct tcase cases[] = {
 	{ C, "VRFY\r\n" }, { S, "235 ok\r\n" },
 	{ C, "VRFY\r\n", .out = "XXXX\r\n", .ev = "verb/mask:VRFY" },
 } },
+{ "AUTH response sent before the 334: desync, never a later line as response", "@esmtp", .steps = {
+	OPEN,
+	/* the server takes "XXXX x" as the response and answers 501; the
+	 * engine must not take the next line, VRFY root, as one */
+	{ C, "AUTH LOGIN\r\nVRFY x\r\n", .out = "AUTH LOGIN\r\nXXXX x\r\n", .ev = "verb/mask:VRFY" },
+	{ S, "334 VXNlcm5hbWU6\r\n", .verdict = SG_V_RESET, .ev = "desync/reset:AUTH" },
+} },
+{ "AUTH response sent before the 334, desync logged: lines stay commands", "verbs EHLO AUTH\naction desync log\n", .steps = {
+	{ S, "220 x\r\n" },
+	{ C, "AUTH LOGIN\r\nVRFY x\r\n", .out = "AUTH LOGIN\r\nXXXX x\r\n", .ev = "verb/mask:VRFY" },
+	{ S, "334 VXNlcm5hbWU6\r\n", .ev = "desync/log:AUTH" },
+	{ S, "501 cancelled\r\n" },
+	{ C, "VRFY root\r\n", .out = "XXXX root\r\n", .ev = "verb/mask:VRFY" },
+} },
 { "strict: AUTH masked", "@strict", .steps = {
 	{ S, "220 x\r\n", .out = "220 *\r\n", .ev = "banner" },
 	{ C, "AUTH LOGIN\r\n", .out = "XXXX LOGIN\r\n", .ev = "verb/mask:AUTH" },
@@ -230,9 +284,10 @@ static const struct tcase cases[] = {
 } },
 { "smuggling \\n.\\n is a violation (reset)", "@esmtp", .steps = {
 	OPEN, TODATA,
-	{ C, "a\n.\nMAIL FROM:<x>\r\n", .verdict = SG_V_RESET, .ev = "smuggling/reset" },
+	{ C, "a\n.\nMAIL FROM:<x>\r\n", .verdict = SG_V_RESET,
+	  .ev = "bare-newline/log smuggling/reset" },
 } },
-#define SMUG(name, seq) \
+#define SMUG(name, seq, evs) \
 { "smuggling " name ": violation, not end of data", LOGSMUG, .steps = { \
 	{ S, "220 x\r\n" }, \
 	{ C, "MAIL FROM:<a>\r\n" }, { S, "250 ok\r\n" }, \
@@ -246,17 +301,21 @@ static const struct tcase cases[] = {
 { "smuggling " name ": reset", "@esmtp", .steps = { \
 	GREET, TODATA, \
 	{ C, "x" seq "VRFY y\r\n", .len = sizeof("x" seq "VRFY y\r\n") - 1, \
-	  .verdict = SG_V_RESET, .ev = "smuggling/reset" }, \
+	  .verdict = SG_V_RESET, .ev = evs }, \
 } }
-SMUG("\\n.\\n", "\n.\n"),
-SMUG("\\r.\\r", "\r.\r"),
-SMUG("\\r.\\n", "\r.\n"),
-SMUG("\\n.\\r", "\n.\r"),
-SMUG("\\n.\\r\\n", "\n.\r\n"),
-SMUG("\\r\\n.\\n", "\r\n.\n"),
-SMUG("\\r.\\r\\n", "\r.\r\n"),
-SMUG("\\r\\n.\\r", "\r\n.\r"),
-SMUG("\\r\\n\\x00.\\r\\n", "\r\n\0.\r\n"),
+/* a bare CR or LF before the dot is reported as it comes (bare-newline,
+ * logged in esmtp); the dot's end makes the shape smuggling */
+#define BN "bare-newline/log smuggling/reset"
+SMUG("\\n.\\n", "\n.\n", BN),
+SMUG("\\r.\\r", "\r.\r", BN),
+SMUG("\\r.\\n", "\r.\n", BN),
+SMUG("\\n.\\r", "\n.\r", BN),
+SMUG("\\n.\\r\\n", "\n.\r\n", BN),
+SMUG("\\r\\n.\\n", "\r\n.\n", "smuggling/reset"),
+SMUG("\\r.\\r\\n", "\r.\r\n", BN),
+SMUG("\\r\\n.\\r", "\r\n.\r", "smuggling/reset"),
+SMUG("\\r\\n\\x00.\\r\\n", "\r\n\0.\r\n", "smuggling/reset"),
+SMUG("\\r\\n.\\r\\r\\n", "\r\n.\r\r\n", "smuggling/reset"),
 { "smuggling in a command line: bare LF, bare CR", "@esmtp", .steps = {
 	OPEN,
 	{ C, "NOOP\n", .verdict = SG_V_RESET, .ev = "smuggling/reset" },
@@ -265,29 +324,112 @@ SMUG("\\r\\n\\x00.\\r\\n", "\r\n\0.\r\n"),
 	{ C, "\n" }, { S, "250 ok\r\n" },
 } },
 { "BDAT chunk with VRFY text is not inspected", "@esmtp", .steps = {
-	OPEN, MAILRCPT,
+	OPEN_CH, MAILRCPT,
 	{ C, "BDAT 18 LAST\r\nVRFY x\r\nEXPN y\r\n\n\r" },
 	{ C, "VRFY z\r\n", .out = "XXXX z\r\n", .ev = "verb/mask:VRFY" },
 	{ S, "250 ok\r\n502 no\r\n" },
 } },
 { "BDAT chunks split across segments", "@esmtp", .steps = {
-	OPEN, MAILRCPT,
+	OPEN_CH, MAILRCPT,
 	{ C, "BDAT 10\r\nVRFY" }, { C, " 1234" }, { C, "\r" },
 	{ C, "BDAT 6 last\r\n" }, { C, "EXPN\r\nV", .out = "EXPN\r\nX", .ev = "verb/mask:V" },
 	{ C, "RFY\r\n", .out = "XXX\r\n" },
 	{ S, "250 a\r\n250 b\r\n502 c\r\n" },
+	{ C, "BDAT" }, { C, " 3 " }, { C, "LAST\r\n" }, { C, "abc" },
+	{ C, "VRFY\r\n", .out = "XXXX\r\n", .ev = "verb/mask:VRFY" },
 } },
-{ "BDAT 0 LAST and malformed sizes", "@esmtp", .steps = {
-	OPEN, MAILRCPT,
+{ "BDAT 0 LAST; a malformed BDAT is masked, its chunk read as commands", "@esmtp", .steps = {
+	OPEN_CH, MAILRCPT,
 	{ C, "BDAT 0 LAST\r\n" }, { S, "250 ok\r\n" },
-	{ C, "BDAT x12\r\n", .verdict = SG_V_RESET, .ev = "bdat/reset:BDAT" },
-	{ C, "BDAT 99999999999\r\n", .verdict = SG_V_RESET, .ev = "bdat/reset:BDAT" },
-	{ C, "BDAT 12 LASTX\r\n", .verdict = SG_V_RESET, .ev = "bdat/reset:BDAT" },
-	{ C, "BDAT\r\n", .verdict = SG_V_RESET, .ev = "bdat/reset:BDAT" },
+	{ C, "BDAT x12\r\n", .out = "XXXX x12\r\n", .ev = "bdat/mask:BDAT" },
+	{ S, "500 x\r\n" },
+	{ C, "BDAT 99999999999\r\n", .out = "XXXX 99999999999\r\n", .ev = "bdat/mask:BDAT" },
+	{ S, "500 x\r\n" },
+	/* Exim counts 12 octets here (not LAST); Postfix answers 501 */
+	{ C, "BDAT 12 LASTX\r\nVRFY root\r\n", .out = "XXXX 12 LASTX\r\nXXXX root\r\n",
+	  .ev = "bdat/mask:BDAT verb/mask:VRFY" },
+	{ S, "500 x\r\n" },
+	{ C, "BDAT\r\n", .out = "XXXX\r\n", .ev = "bdat/mask:BDAT" },
+	{ S, "500 x\r\n" },
+	{ C, "BDAT 5 \r\n", .out = "XXXX 5 \r\n", .ev = "bdat/mask:BDAT" },
+	{ S, "500 x\r\n" },
+	{ C, "BDAT  5\r\n", .out = "XXXX  5\r\n", .ev = "bdat/mask:BDAT" },
+	{ S, "500 x\r\n" },
+	{ C, "BDAT +5\r\n", .out = "XXXX +5\r\n", .ev = "bdat/mask:BDAT" },
+	{ S, "500 x\r\n" },
+	{ C, "BDAT 5 LAST \r\n", .out = "XXXX 5 LAST \r\n", .ev = "bdat/mask:BDAT" },
+	{ S, "500 x\r\n" },
+	{ C, "BDAT 5 LAS\r\n", .out = "XXXX 5 LAS\r\n", .ev = "bdat/mask:BDAT" },
+	{ S, "500 x\r\n" },
+	/* the verb's letters in an earlier segment: too late to mask */
+	{ C, "BDAT 7" }, { C, " x\r\n", .verdict = SG_V_RESET, .ev = "rewrite-limit/reset:BDAT" },
 } },
-{ "BDAT larger than the bdat-chunk limit", "verbs MAIL RCPT\nlimit bdat-chunk 10\n", .steps = {
-	{ S, "220 x\r\n" },
+{ "BDAT without CHUNKING offered (Sendmail, old Postfix, qmail): masked", "@esmtp", .steps = {
+	OPEN, MAILRCPT,
+	{ C, "BDAT 23\r\nVRFY root\r\nVRFY admin\r\n",
+	  .out = "XXXX 23\r\nXXXX root\r\nXXXX admin\r\n",
+	  .ev = "bdat/mask:BDAT verb/mask:VRFY verb/mask:VRFY" },
+	{ S, "502 a\r\n502 b\r\n502 c\r\n" },
+} },
+{ "BDAT in a HELO session (Exim: 503, chunk read as commands): masked", "@esmtp", .steps = {
+	GREET, EHLO_CH,
+	{ C, "HELO client.example\r\n" }, { S, "250 mx\r\n" },
+	MAILRCPT,
+	{ C, "BDAT 11\r\nVRFY root\r\n", .out = "XXXX 11\r\nXXXX root\r\n",
+	  .ev = "bdat/mask:BDAT verb/mask:VRFY" },
+} },
+{ "BDAT pipelined behind EHLO, before the reply: masked", "@esmtp", .steps = {
+	GREET,
+	{ C, "EHLO c\r\nBDAT 5\r\n", .out = "EHLO c\r\nXXXX 5\r\n", .ev = "bdat/mask:BDAT" },
+	{ S, "250-mx\r\n250 CHUNKING\r\n500 no\r\n" },
+	{ C, "BDAT 6 LAST\r\nVRFY\r\n" },
+	{ S, "250 ok\r\n" },
+	/* a second EHLO whose reply has no CHUNKING */
+	{ C, "EHLO c\r\n" }, { S, "250-mx\r\n250 8BITMIME\r\n" },
+	{ C, "BDAT 5\r\n", .out = "XXXX 5\r\n", .ev = "bdat/mask:BDAT" },
+} },
+{ "BDAT after a second EHLO whose reply is still to come: masked", "@esmtp", .steps = {
+	GREET,
+	{ C, "EHLO c\r\n" }, { S, "250-mx\r\n250-CHUNKING\r\n" },
+	{ C, "EHLO c\r\n" }, { S, "250 8BITMIME\r\n" },
+	{ C, "BDAT 6 LAST\r\nVRFY\r\n", .out = "XXXX 6 LAST\r\nXXXX\r\n",
+	  .ev = "bdat/mask:BDAT verb/mask:VRFY" },
+	{ S, "250-mx\r\n250 8BITMIME\r\n" },
+	{ C, "BDAT 5\r\n", .out = "XXXX 5\r\n", .ev = "bdat/mask:BDAT" },
+} },
+{ "BDAT after an EHLO reply that failed: masked", "@esmtp", .steps = {
+	GREET,
+	{ C, "EHLO c\r\n" }, { S, "250-mx\r\n250-CHUNKING\r\n554 8BITMIME\r\n" },
+	{ C, "BDAT 5\r\n", .out = "XXXX 5\r\n", .ev = "bdat/mask:BDAT" },
+} },
+{ "BDAT not at column 0 or not followed by SP (Exim reads no BDAT): masked", "@esmtp", .steps = {
+	OPEN_CH, MAILRCPT,
+	{ C, " BDAT 11\r\nVRFY root\r\n", .out = " XXXX 11\r\nXXXX root\r\n",
+	  .ev = "bdat/mask:BDAT verb/mask:VRFY" },
+	{ C, "BDAT\t17\r\nVRFY root\r\n", .out = "XXXX\t17\r\nXXXX root\r\n",
+	  .ev = "bdat/mask:BDAT verb/mask:VRFY" },
+	{ C, "bdat 3\r\nabc" },
+} },
+{ "BDAT with a bare LF or CR: smuggling, and never counted", LOGSMUG "bdat allow\n", .steps = {
+	{ S, "220 x\r\n" }, { C, "EHLO c\r\n" }, { S, "250-x\r\n250 CHUNKING\r\n" },
+	{ C, "BDAT 5\nVRFY x\r\n", .out = "XXXX 5\nXXXX x\r\n",
+	  .ev = "smuggling/log bdat/mask:BDAT verb/mask:VRFY" },
+	{ C, "BDAT 5\r7\r\nVRFY x\r\n", .out = "XXXX 5\r7\r\nXXXX x\r\n",
+	  .ev = "smuggling/log bdat/mask:BDAT verb/mask:VRFY" },
+} },
+{ "BDAT larger than the bdat-chunk limit: masked (mask), counted (log)", "verbs MAIL RCPT EHLO\nlimit bdat-chunk 10\naction bdat mask\n", .steps = {
+	{ S, "220 x\r\n" }, { C, "EHLO c\r\n" }, { S, "250-x\r\n250 CHUNKING\r\n" },
 	{ C, "BDAT 10\r\n0123456789" },
+	{ C, "BDAT 11\r\nMAIL FROM:<a>\r\n", .out = "XXXX 11\r\nMAIL FROM:<a>\r\n",
+	  .ev = "bdat/mask:BDAT" },
+} },
+{ "BDAT larger than the bdat-chunk limit, action log: counted", "verbs MAIL RCPT EHLO\nlimit bdat-chunk 10\naction bdat log\n", .steps = {
+	{ S, "220 x\r\n" }, { C, "EHLO c\r\n" }, { S, "250-x\r\n250 CHUNKING\r\n" },
+	{ C, "BDAT 11\r\nVRFY 56789a", .ev = "bdat/log:BDAT" },
+	{ C, "BDAT 1x\r\n", .out = "XXXX 1x\r\n", .ev = "bdat/mask:BDAT" },
+} },
+{ "BDAT larger than the bdat-chunk limit, action reset", "verbs MAIL RCPT EHLO\nlimit bdat-chunk 10\naction bdat reset\n", .steps = {
+	{ S, "220 x\r\n" }, { C, "EHLO c\r\n" }, { S, "250-x\r\n250 CHUNKING\r\n" },
 	{ C, "BDAT 11\r\n", .verdict = SG_V_RESET, .ev = "bdat/reset:BDAT" },
 } },
 { "strict: masked BDAT, chunk parsed as commands", "@strict", .steps = {
@@ -328,7 +470,115 @@ SMUG("\\r\\n\\x00.\\r\\n", "\r\n\0.\r\n"),
 	{ S, "220 x\r\n" },
 	{ C, "STARTTLS\r\nMAIL FROM:<a>\r\n", .ev = "starttls-injection/log" },
 	{ S, "220 go\r\n250 x\r\n", .ev = "starttls-injection/log" },
-	{ C, "\x16\x03", .ev = "tls" },
+	{ C, "\x16\x03\x01", .ev = "tls" },
+} },
+{ "354 with no DATA outstanding: desync, DATA mode not entered", "@esmtp", .steps = {
+	OPEN,
+	{ S, "354 go ahead\r\n", .verdict = SG_V_RESET, .ev = "desync/reset" },
+	{ C, "MAIL FROM:<a>\r\nRCPT TO:<b>\r\n" },
+	{ S, "250 ok\r\n354 go\r\n", .verdict = SG_V_RESET, .ev = "desync/reset" },
+	{ S, "250 ok\r\n250 ok\r\n" },
+	{ C, "DATA\r\n" }, { S, "354 go\r\n" },
+	{ C, "VRFY is text\r\n.\r\n" },
+} },
+{ "354 with no DATA outstanding, action log: still commands", "verbs EHLO MAIL RCPT DATA\naction desync log\n", .steps = {
+	{ S, "220 x\r\n" },
+	{ C, "MAIL FROM:<a>\r\n" },
+	{ S, "354 go\r\n", .ev = "desync/log" },
+	{ C, "VRFY x\r\n", .out = "XXXX x\r\n", .ev = "verb/mask:VRFY" },
+	{ S, "354-a\r\n354 b\r\n", .ev = "desync/log" },
+} },
+{ "quoted local parts and escapes: | checked inside, > and SP do not end the path", "@esmtp", .steps = {
+	OPEN,
+	{ C, "RCPT TO:<\"a>|b\"@mx.test>\r\n", .out = "RCPT TO:<\"a> b\"@mx.test>\r\n",
+	  .ev = "address-char/mask:RCPT" },
+	{ S, "250 ok\r\n" },
+	{ C, "RCPT TO:\"x y|z\"@mx.test\r\n", .out = "RCPT TO:\"x y z\"@mx.test\r\n",
+	  .ev = "address-char/mask:RCPT" },
+	{ S, "250 ok\r\n" },
+	{ C, "RCPT TO:<a\\>|b@x>\r\n", .out = "RCPT TO:<a\\> b@x>\r\n",
+	  .ev = "address-char/mask:RCPT" },
+	{ S, "250 ok\r\n" },
+	{ C, "RCPT TO:<\"a\\\"|b\"@x> NOTIFY=NEVER|X\r\n",
+	  .out = "RCPT TO:<\"a\\\" b\"@x> NOTIFY=NEVER|X\r\n",
+	  .ev = "address-char/mask:RCPT" },
+	{ S, "250 ok\r\n" },
+	{ C, "MAIL FROM:<\"" }, { C, "a b\\" }, { C, "\"" },
+	{ C, "|\">\r\n", .out = " \">\r\n", .ev = "address-char/mask:MAIL" },
+	{ S, "250 ok\r\n" },
+} },
+{ "quoted local part: the whole path counts for the length limit", "verbs MAIL RCPT\nlimit address 10\naction address-length reset\n", .steps = {
+	{ S, "220 x\r\n" },
+	{ C, "RCPT TO:<\"1 3>5\"@x>\r\n" }, { S, "250 ok\r\n" },
+	{ C, "RCPT TO:<\"1>3|5789\"@x>\r\n", .verdict = SG_V_RESET,
+	  .ev = "address-char/mask:RCPT address-length/reset:RCPT" },
+	{ C, "RCPT TO:\"1 3 5 7 9 1\"@x\r\n", .verdict = SG_V_RESET,
+	  .ev = "address-length/reset:RCPT" },
+} },
+{ "STARTTLS: plaintext after the 220 is injection", "@esmtp", .steps = {
+	OPEN,
+	{ C, "STARTTLS\r\n" }, { S, "220 2.0.0 Ready to start TLS\r\n" },
+	{ C, "EHLO x\r\n", .verdict = SG_V_RESET, .ev = "starttls-injection/reset" },
+	{ C, "\x16\x03\x05", .verdict = SG_V_RESET, .ev = "starttls-injection/reset" },
+	{ C, "\x17\x03\x03", .verdict = SG_V_RESET, .ev = "starttls-injection/reset" },
+	{ C, "\x16" }, { C, "\x03" }, { C, "\x03\x01\x00VRFY\r\n", .ev = "tls" },
+	{ C, "VRFY\r\n" }, { S, "\x16\x03\x03VRFY\r\n" },
+} },
+{ "STARTTLS: plaintext after the 220, action log: inspected as commands", "verbs EHLO MAIL\naction starttls-injection log\n", .steps = {
+	{ S, "220 x\r\n" },
+	{ C, "STARTTLS\r\n" }, { S, "220 go\r\n" },
+	{ C, "VRFY x\r\n", .out = "XXXX x\r\n", .ev = "starttls-injection/log verb/mask:VRFY" },
+	{ S, "502 no\r\n" },
+} },
+{ "hard line bound: a command line past 16000 octets resets, whatever the action", "@esmtp", .steps = {
+	OPEN,
+	/* Exim would split it at 16384 and run the rest as a command */
+	{ C, LONG_NOOP, .len = 15000, .ev = "command-line/log" },
+	{ C, LONG_NOOP + 15000, .len = 1000 },
+	{ C, LONG_NOOP + 16000, .verdict = SG_V_RESET, .ev = "command-line/reset" },
+} },
+{ "hard line bound: AUTH line and AUTH continuation", "@esmtp", .steps = {
+	OPEN,
+	{ C, LONG_AUTH, .len = 12288 },
+	{ C, LONG_AUTH + 12288, .len = 3712, .ev = "command-line/log" },
+	{ C, "a", .verdict = SG_V_RESET, .ev = "command-line/reset" },
+} },
+{ "hard line bound: AUTH continuation", "@esmtp", .steps = {
+	OPEN,
+	{ C, "AUTH LOGIN\r\n" }, { S, "334 VXNlcm5hbWU6\r\n" },
+	{ C, LONG_AUTH + 5, .len = 12288 },
+	{ C, "a", .ev = "command-line/log" },
+	{ C, LONG_AUTH + 5, .len = 3711 },
+	{ C, "a", .verdict = SG_V_RESET, .ev = "command-line/reset" },
+} },
+{ "AUTH continuation of 2 KB (XOAUTH2) passes; the next line is a command again", "@esmtp", .steps = {
+	OPEN,
+	{ C, "AUTH XOAUTH2\r\n" }, { S, "334 \r\n" },
+	{ C, LONG_AUTH + 5, .len = 2046 }, { C, "\r\n" }, { S, "235 ok\r\n" },
+	{ C, "VRFY\r\n", .out = "XXXX\r\n", .ev = "verb/mask:VRFY" },
+} },
+{ "strict: a RCPT with a 470-octet ORCPT passes (RFC 3461: +500)", "@strict", .steps = {
+	{ S, "220 x\r\n", .out = "220 *\r\n", .ev = "banner" },
+	{ C, "MAIL FROM:<a@example.org> SIZE=1000 BODY=8BITMIME\r\n" }, { S, "250 ok\r\n" },
+	{ C, RCPT_ORCPT }, { S, "250 ok\r\n" },
+	{ C, "NOOP " LONG_A500 A10 "\r\n", .verdict = SG_V_RESET, .ev = "command-line/reset" },
+} },
+{ "rfc821 and strict: the 101st RCPT is logged, not reset", "@strict", .steps = {
+	{ S, "220 x\r\n", .out = "220 *\r\n", .ev = "banner" },
+	{ C, RCPT100 },
+	{ C, "RCPT TO:<u100@x>\r\n", .ev = "recipients/log:RCPT" },
+} },
+{ "bare LF in a body line: bare-newline, once per message (esmtp log)", "@esmtp", .steps = {
+	OPEN, TODATA,
+	{ C, "line one\nline two\r\nthree\rfour\r\n", .ev = "bare-newline/log" },
+	{ C, ".\r\n" }, { S, "250 ok\r\n" },
+	{ C, "DATA\r\n" }, { S, "354 go\r\n" },
+	{ C, "a\r" }, { C, "b\r\n", .ev = "bare-newline/log" },
+	{ C, "\n.\r\n", .verdict = SG_V_RESET, .ev = "smuggling/reset" },
+} },
+{ "bare LF in a body line: strict resets", "@strict", .steps = {
+	{ S, "220 x\r\n", .out = "220 *\r\n", .ev = "banner" }, TODATA,
+	{ C, "line one\nline two\r\n", .verdict = SG_V_RESET, .ev = "bare-newline/reset" },
 } },
 { "command line limit, reset", "verbs NOOP\nlimit command-line 10\naction command-line reset\n", .steps = {
 	{ S, "220 x\r\n" },
@@ -477,10 +727,11 @@ SMUG("\\r\\n\\x00.\\r\\n", "\r\n\0.\r\n"),
 	{ S, "500 what\r\n", .pol = PSAME },
 	{ C, "MAIL FROM:<a@b>\r\n", .pol = PSAME },
 } },
-{ "policy swap between a verb and its end: the end is masked", PA, .steps = {
+{ "policy swap between a verb and its end: too late to mask, reset", PA, .steps = {
 	GREET,
 	{ C, "VRFY" },
-	{ C, " x\r\n", .pol = "@esmtp", .out = "Xx\r\n", .ev = "verb/mask" },
+	{ C, " x\r\n", .pol = "@esmtp", .verdict = SG_V_RESET,
+	  .ev = "rewrite-limit/reset" },
 } },
 { "policy swap between lines: allowed, then masked, then allowed", PA, .steps = {
 	GREET,
@@ -493,9 +744,8 @@ SMUG("\\r\\n\\x00.\\r\\n", "\r\n\0.\r\n"),
 	GREET, { C, "EHLO c\r\n" },
 	{ S, "250-mx\r\n250-VR" },
 	{ S, "FY\r\n250-SIZE", .pol = "@esmtp", .out = "XX\r\n250-SIZE", .ev = "kw:FY" },
-	{ S, " 100\r\n250 PIPELINING\r\n", .out = "X100\r\n250 PIPELINING\r\n",
-	  .ev = "kw:" },
-	{ C, "MAIL FROM:<a@b>\r\n" },
+	{ S, " 100\r\n250 PIPELINING\r\n", .verdict = SG_V_RESET,
+	  .ev = "kw: rewrite-limit/reset" },
 } },
 { "policy swap: a lower command-line limit applies to the line in progress", "@esmtp", .steps = {
 	GREET,
@@ -572,11 +822,11 @@ static void gen_recipient_limit(void)
 static void gen_resegmented(void)
 {
 	static const char *cli[] = {
-		"EHLO c\r\n", "VRFY x\r\nMAI FROM:<a|b>\r\nRCPT TO:<c>\r\nDATA\r\n",
+		"EHLO c\r\n", "VRFY x\r\nMAILZ FROM:<a|b>\r\nRCPT TO:<c>\r\nDATA\r\n",
 		"VRFY in body\r\n.\r\n", "EXPN y\r\n",
 	};
 	static const char *cli_out[] = {
-		"EHLO c\r\n", "XXXX x\r\nMAIXFROM:<a|b>\r\nRCPT TO:<c>\r\nDATA\r\n",
+		"EHLO c\r\n", "XXXX x\r\nMAILX FROM:<a|b>\r\nRCPT TO:<c>\r\nDATA\r\n",
 		"VRFY in body\r\n.\r\n", "EXXX y\r\n",
 	};
 	static const char *srv[] = {

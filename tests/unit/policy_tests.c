@@ -38,7 +38,7 @@ static const struct bad bad_files[] = {
 	{ "limit foo 1\n", SG_PF_SYNTAX, "inline:1:7: unknown limit 'foo'" },
 	{ "limit recipients\n", SG_PF_SYNTAX, "inline:1:17: usage: limit NAME VALUE" },
 	{ "action smuggling mask\n", SG_PF_ACTION,
-	  "inline:1:18: action mask is not valid for class smuggling (mask only applies to verb and address-char)" },
+	  "inline:1:18: action mask is not valid for class smuggling (mask only applies to verb, address-char and bdat)" },
 	{ "action foo log\n", SG_PF_SYNTAX, "inline:1:8: unknown class 'foo'" },
 	{ "action verb kill\n", SG_PF_SYNTAX,
 	  "inline:1:13: unknown action 'kill' (log, mask, drop, reset)" },
@@ -201,7 +201,10 @@ static void misc_tests(void)
 
 	ok = sg_action_valid(SG_C_VERB, SG_A_MASK) &&
 	     sg_action_valid(SG_C_ADDRESS_CHAR, SG_A_MASK) &&
+	     sg_action_valid(SG_C_BDAT, SG_A_MASK) &&
 	     !sg_action_valid(SG_C_SMUGGLING, SG_A_MASK) &&
+	     !sg_action_valid(SG_C_BARE_NEWLINE, SG_A_MASK) &&
+	     !sg_action_valid(SG_C_DESYNC, SG_A_MASK) &&
 	     !sg_action_valid(SG_C_PICKUP, SG_A_MASK) &&
 	     sg_action_valid(SG_C_PICKUP, SG_A_RESET) &&
 	     !sg_action_valid(SG_C_MAX, SG_A_LOG) &&
@@ -219,10 +222,16 @@ static void misc_tests(void)
 		test_ok("compile rejects limit 0");
 	sg_policy_defaults(&p);
 	p.action[SG_C_BDAT] = SG_A_MASK;
-	if (!sg_policy_compile(&p, &err))
-		test_fail("compile rejects mask for bdat", "accepted");
+	if (sg_policy_compile(&p, &err))
+		test_fail("compile accepts mask for bdat", "%s", err);
 	else
-		test_ok("compile rejects mask for bdat");
+		test_ok("compile accepts mask for bdat");
+	sg_policy_defaults(&p);
+	p.action[SG_C_DESYNC] = SG_A_MASK;
+	if (!sg_policy_compile(&p, &err))
+		test_fail("compile rejects mask for desync", "accepted");
+	else
+		test_ok("compile rejects mask for desync");
 	sg_policy_defaults(&p);
 	strcpy(p.verbs[0], "STARTTLS");
 	if (!sg_policy_compile(&p, &err))
