@@ -21,6 +21,9 @@
 #     other caches).  Every session costs sockets in the client and server
 #     namespaces too; those are the same in both modes, so the helper's cost
 #     is the per-session difference, shown cache by cache.
+# Debian's Suricata needs SSE4.2, which qemu's default CPU model lacks;
+# selftests/vm/run passes -cpu max (VM_CPU), which has it under TCG, and
+# the benchmark checks /proc/cpuinfo before starting Suricata.
 # BENCH_PARTS: "throughput memory" (default), or either alone; with
 # BENCH_ROUNDS=0 the throughput part only probes each mode's behaviour.
 # Exit 0 unless the harness itself broke.

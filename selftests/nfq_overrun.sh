@@ -4,10 +4,11 @@
 # smtpguard-nfq when the kernel cannot hand it packets: with a small socket
 # buffer (--rcvbuf 65536) and queue (--maxlen 64), the program is stopped
 # (SIGSTOP) for two seconds in the middle of a bulk message, so the socket
-# overruns (ENOBUFS) and the queue fills.  It must count the loss (enobufs,
-# queue_loss from the kernel's user_dropped/queue_dropped), say so on
-# stderr, go on after SIGCONT, and the message must still arrive intact
-# (TCP resends what was lost): loss is reported and recovered, never a hang.
+# overruns (ENOBUFS: the kernel drops what it cannot deliver).  It must
+# count the loss (enobufs, and queue_loss from the kernel's user_dropped),
+# say so on stderr, go on after SIGCONT, and the message must still arrive
+# intact (TCP resends what was lost): loss is reported and recovered, never
+# a hang.
 . "$(dirname "$0")/lib_smtp.sh"
 
 st_require ip nft smtp-sink python3

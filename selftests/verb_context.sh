@@ -8,8 +8,9 @@
 #  - VRFY as the first command, before EHLO/HELO: masked (500);
 #  - a message whose body has lines starting with VRFY and EXPN: delivered
 #    intact (they are text after the server's 354, not commands);
-#  - VRFY after a message of more than 1 MB: still masked (no depth limit).
-# Control runs with neither attached: both VRFYs reach the server whole.
+#  - VRFY after a message of more than 1 MB: still masked (no depth limit),
+#    also when sent one byte per segment.
+# Control runs with neither attached: the VRFYs reach the server whole.
 . "$(dirname "$0")/lib_smtp.sh"
 
 st_require ip nft conntrack smtp-sink python3
@@ -20,7 +21,7 @@ NFQ=$TOPDIR/userspace/smtpguard-nfq
 BIG=${VERB_CONTEXT_BIG:-1100000}
 QNUM=3
 
-st_begin 9 sink
+st_begin 12 sink
 
 ip netns exec "$NS_G" "$NFQ" -q $QNUM -f esmtp >"$ST_TMP/nfq.out" 2>"$ST_TMP/nfq.err" &
 ST_PIDS="$ST_PIDS $!"
@@ -64,13 +65,15 @@ before_helo() {	# MODE: VRFY is the first command
 	sleep 0.3
 }
 
-after_big() {	# MODE: a >1 MB message, then VRFY
+after_big() {	# TAG [STEP...]: a >1 MB message, then (after STEPs) VRFY TAG
+	local tag=$1; shift
 	sink_mark
-	session "late-$1" 'cmd EHLO client.test 250' 'cmd MAIL FROM:<a@client.test> 250' \
-		'cmd RCPT TO:<b@server.test> 250' 'cmd DATA 354' "datagen $BIG late-$1" \
-		'expect 250' "line VRFY late-$1" read
+	session "$tag" 'cmd EHLO client.test 250' 'cmd MAIL FROM:<a@client.test> 250' \
+		'cmd RCPT TO:<b@server.test> 250' 'cmd DATA 354' "datagen $BIG $tag" \
+		'expect 250' "$@" "line VRFY $tag" 'bytewise off' read
 	sleep 0.3
 }
+BYTEWISE=('bytewise on' 'pace 0.05')
 
 body_lines() {	# MODE: a message with VRFY/EXPN lines arrives intact
 	local f=$ST_TMP/body-$1.eml
@@ -87,9 +90,12 @@ guard none
 before_helo none
 whole early-none || show early-none
 st_check "control, nothing attached: VRFY before EHLO reaches the server whole" whole early-none
-after_big none
+after_big late-none
 whole late-none || show late-none
 st_check "control, nothing attached: VRFY after a $BIG-byte message reaches the server whole" whole late-none
+after_big split-none "${BYTEWISE[@]}"
+whole split-none || show split-none
+st_check "control, nothing attached: the same, VRFY a byte per segment, reaches the server whole" whole split-none
 
 for m in helper nfq; do
 	name=$([ $m = helper ] && echo "helper" || echo "smtpguard-nfq")
@@ -98,9 +104,12 @@ for m in helper nfq; do
 	masked early-$m || show early-$m
 	st_check "$name: VRFY before EHLO/HELO masked" masked early-$m
 	st_check "$name: a message with VRFY/EXPN body lines arrives intact" body_lines $m
-	after_big $m
+	after_big late-$m
 	masked late-$m || show late-$m
 	st_check "$name: VRFY after a $BIG-byte message masked" masked late-$m
+	after_big split-$m "${BYTEWISE[@]}"
+	masked split-$m || show split-$m
+	st_check "$name: the same, VRFY a byte per segment, masked" masked split-$m
 done
 guard none
 
