@@ -288,9 +288,10 @@ run_cell() {
 		return
 	fi
 	# wait for every recipient's copy (relaying clients: or their failure)
-	local limit=$([ "$f" = big ] && echo 300 || echo 120) t0=$SECONDS fail=
+	local limit=120 t0=$SECONDS fail=
+	case $f in big|rcpt500) limit=300 ;; esac
 	while :; do
-		got=$(cell_check "$CELL" "$sent" "$want"); rc=$?
+		got=$(cell_check "$CELL" "$sent" "$want" 2>&1); rc=$?
 		[ $rc != 2 ] && break
 		case $c in pf|ex|os) fail=$(client_failed "$c") ;; esac
 		[ -n "$fail" ] && break

@@ -103,6 +103,8 @@ def cell_files(store, d, cell):
     import os
     want = b"x-interop-cell: " + cell.encode()
     out = []
+    if not os.path.isdir(d):        # a maildir appears with its first mail
+        return out
     for fn in sorted(os.listdir(d)):
         if store == "cap" and not fn.endswith(".eml"):
             continue
