@@ -153,6 +153,18 @@ static int smtp_verdict(struct sk_buff *skb, unsigned int protoff,
 	return NF_ACCEPT;
 }
 
+/* One engine pass over the segment's payload; returns the verdict. */
+static int smtp_inspect(struct sk_buff *skb, unsigned int dataoff,
+			struct sg_seg *seg, struct sg_conn *st,
+			const struct sg_policy *pol, enum sg_dir dir,
+			const struct tcphdr *th, unsigned int datalen, u8 flags)
+{
+	sg_seg_begin(seg, st, pol, dir, ntohl(th->seq), datalen,
+		     ntohl(th->ack_seq), flags);
+	smtp_payload_feed(skb, dataoff, seg);
+	return sg_seg_end(seg);
+}
+
 int smtp_help(struct sk_buff *skb, unsigned int protoff, struct nf_conn *ct,
 	      enum ip_conntrack_info ctinfo)
 {
@@ -215,15 +227,17 @@ int smtp_help(struct sk_buff *skb, unsigned int protoff, struct nf_conn *ct,
 	if (th->rst)
 		flags |= SG_TCP_RST;
 
-	if (c)
+	if (c) {
 		spin_lock(&c->lock);
-	sg_seg_begin(seg, st, smtp_policy_get(sn), dir, ntohl(th->seq),
-		     datalen, ntohl(th->ack_seq), flags);
-	smtp_payload_feed(skb, dataoff, seg);
-	verdict = sg_seg_end(seg);
-	opaque = c && sg_conn_opaque(st);
-	if (c)
+		verdict = smtp_inspect(skb, dataoff, seg, st, smtp_policy_get(sn),
+				       dir, th, datalen, flags);
+		opaque = sg_conn_opaque(st);
 		spin_unlock(&c->lock);
+	} else {
+		verdict = smtp_inspect(skb, dataoff, seg, st, smtp_policy_get(sn),
+				       dir, th, datalen, flags);
+		opaque = false;
+	}
 
 	if (opaque) {
 		struct smtp_help_data *hd = nfct_help_data(ct);

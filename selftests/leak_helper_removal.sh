@@ -16,7 +16,7 @@ HOLD=30
 
 st_begin 6 sink
 
-sleep 1
+slab_settle smtp_conn 0
 base=$(slab_objs smtp_conn)
 hold_sessions $HOLD "$ST_TMP/go" "$ST_TMP/hold.out"
 held=$(slab_objs smtp_conn)
@@ -27,14 +27,14 @@ out=$(in_g python3 "$ST_DIR/ct_unhelp.py" 25)
 st_check "ctnetlink removed the helper from the held entries ($out)" \
 	test "${out#removed }" -ge $HOLD
 st_check "the entries have no helper now" eval '! ct_helper_flows "$NS_G" >/dev/null'
-sleep 5		# sweep period 2 s, then an RCU grace period
+slab_settle smtp_conn "$base"	# sweep period 2 s, then an RCU grace period
 now=$(slab_objs smtp_conn)
 st_check "states of the unhelped live entries freed ($held -> $now)" \
 	test $((now - base)) -lt $((HOLD / 3))
 
 touch "$ST_TMP/go"
 in_g conntrack -F >/dev/null 2>&1
-sleep 3
+slab_settle smtp_conn "$base"
 now=$(slab_objs smtp_conn)
 st_check "nothing left after the entries are gone ($base -> $now)" \
 	test $((now - base)) -lt $((HOLD / 3))

@@ -455,6 +455,10 @@ slab_objs() {
 		awk -v c="$1" '$1 == c { print $2; f = 1 } END { if (!f) print 0 }' /proc/slabinfo
 	fi
 }
+# slab_settle CACHE MAX: wait (up to 30 s: RCU grace periods and sweeps are
+# slow under TCG and KASAN) until CACHE has at most MAX live objects
+slab_le() { [ "$(slab_objs "$1")" -le "$2" ]; }
+slab_settle() { busywait 30000 slab_le "$1" "$2"; }
 # st_stat NAME: one counter of "smtpguard stats" in the gateway
 st_stat() { in_g "$SMTPGUARD_CLI" stats | awk -v k="$1" '$1 == k { print $2 }'; }
 # hold_sessions N GOFILE OUT: N client sessions to $S4:25 that read the
