@@ -2,6 +2,10 @@
 /* The data path: one engine pass per TCP segment of a helped connection. */
 #include <linux/tcp.h>
 #include <linux/netfilter.h>
+#include <linux/ipv6.h>
+#include <net/checksum.h>
+#include <net/ip.h>
+#include <net/tcp.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <net/netlink.h>
 #include <net/netfilter/nf_conntrack_helper.h>
@@ -65,6 +69,93 @@ static void smtp_report(struct sk_buff *skb, struct nf_conn *ct,
 	}
 }
 
+/* The TSval of a TCP timestamp option (RFC 7323), for PAWS. */
+static bool smtp_tcp_tsval(const struct sk_buff *skb, unsigned int protoff,
+			   const struct tcphdr *th, u32 *tsval)
+{
+	unsigned int optlen = th->doff * 4 - sizeof(*th), i = 0;
+	u8 _opt[MAX_TCP_OPTION_SPACE];
+	const u8 *opt;
+
+	if (!optlen)
+		return false;
+	opt = skb_header_pointer(skb, protoff + sizeof(*th), optlen, _opt);
+	if (!opt)
+		return false;
+	while (i < optlen) {
+		if (opt[i] == TCPOPT_EOL)
+			break;
+		if (opt[i] == TCPOPT_NOP) {
+			i++;
+			continue;
+		}
+		if (i + 1 >= optlen || opt[i + 1] < 2 || i + opt[i + 1] > optlen)
+			break;
+		if (opt[i] == TCPOPT_TIMESTAMP && opt[i + 1] == TCPOLEN_TIMESTAMP) {
+			*tsval = get_unaligned_be32(opt + i + 2);
+			return true;
+		}
+		i += opt[i + 1];
+	}
+	return false;
+}
+
+/*
+ * Clear the urgent flag and pointer, fixing the checksum: the receiver
+ * then reads the urgent byte inline, as the engine did, whether or not
+ * it sets SO_OOBINLINE. Returns false if the header cannot be written.
+ */
+static bool smtp_tcp_clear_urg(struct sk_buff *skb, unsigned int protoff)
+{
+	struct tcphdr *th;
+	__be16 old_word;
+
+	if (skb_ensure_writable(skb, protoff + sizeof(*th)))
+		return false;
+	th = (struct tcphdr *)(skb->data + protoff);
+	old_word = ((__be16 *)th)[6];	/* doff, flags */
+	th->urg = 0;
+	inet_proto_csum_replace2(&th->check, skb, old_word, ((__be16 *)th)[6],
+				 false);
+	inet_proto_csum_replace2(&th->check, skb, th->urg_ptr, 0, false);
+	th->urg_ptr = 0;
+	return true;
+}
+
+/*
+ * A TTL (hop limit) that expires past the gateway makes the server drop
+ * bytes the engine inspected, so a different copy could follow. Raised
+ * to this floor on helped connections, segments reach a server fewer
+ * than this many hops away.
+ */
+#define SMTP_TTL_MIN	64
+
+static bool smtp_ip_ttl_floor(struct sk_buff *skb, u16 l3num)
+{
+	unsigned int end = skb_network_offset(skb);
+
+	if (l3num == NFPROTO_IPV4) {
+		struct iphdr *iph = ip_hdr(skb);
+		__be16 old;
+
+		if (iph->ttl >= SMTP_TTL_MIN)
+			return true;
+		if (skb_ensure_writable(skb, end + sizeof(*iph)))
+			return false;
+		iph = ip_hdr(skb);
+		old = ((__be16 *)iph)[4];	/* ttl, protocol */
+		iph->ttl = SMTP_TTL_MIN;
+		csum_replace2(&iph->check, old, ((__be16 *)iph)[4]);
+		return true;
+	}
+	if (ipv6_hdr(skb)->hop_limit >= SMTP_TTL_MIN)
+		return true;
+	if (skb_ensure_writable(skb, end + sizeof(struct ipv6hdr)))
+		return false;
+	ipv6_hdr(skb)->hop_limit = SMTP_TTL_MIN;
+	return true;
+}
+
 int smtp_help(struct sk_buff *skb, unsigned int protoff, struct nf_conn *ct,
 	      enum ip_conntrack_info ctinfo)
 {
@@ -76,9 +167,18 @@ int smtp_help(struct sk_buff *skb, unsigned int protoff, struct nf_conn *ct,
 	const struct tcphdr *th;
 	struct smtp_conn *c;
 	struct sg_seg seg;
-	bool created, opaque;
+	bool created, opaque, has_ts;
 	u8 flags = 0;
+	u32 tsval = 0;
 	int verdict;
+
+	/*
+	 * Only the connection's own TCP segments: an ICMP error quoting one
+	 * (IP_CT_RELATED) has no TCP header at protoff and no stream bytes.
+	 */
+	if (ctinfo != IP_CT_ESTABLISHED && ctinfo != IP_CT_ESTABLISHED_REPLY &&
+	    ctinfo != IP_CT_NEW)
+		return NF_ACCEPT;
 
 	th = skb_header_pointer(skb, protoff, sizeof(_th), &_th);
 	if (!th)
@@ -103,10 +203,13 @@ int smtp_help(struct sk_buff *skb, unsigned int protoff, struct nf_conn *ct,
 		flags |= SG_TCP_FIN;
 	if (th->rst)
 		flags |= SG_TCP_RST;
+	has_ts = smtp_tcp_tsval(skb, protoff, th, &tsval);
 
 	spin_lock_bh(&c->lock);
 	sg_seg_begin(&seg, &c->st, smtp_policy_get(sn), dir, ntohl(th->seq),
 		     datalen, ntohl(th->ack_seq), flags);
+	if (has_ts)
+		sg_seg_timestamp(&seg, tsval);
 	smtp_payload_feed(skb, dataoff, &seg);
 	verdict = sg_seg_end(&seg);
 	opaque = sg_conn_opaque(&c->st);
@@ -126,15 +229,25 @@ int smtp_help(struct sk_buff *skb, unsigned int protoff, struct nf_conn *ct,
 
 	switch (verdict) {
 	case SG_V_PASS:
-		if (likely(!seg.res.n_spans) ||
-		    !smtp_payload_rewrite(skb, protoff, dataoff, &seg.res))
-			return NF_ACCEPT;
 		/*
-		 * No memory to rewrite. The state has advanced, but the
-		 * spans are journaled: the retransmission gets them again.
+		 * Without memory to rewrite, drop: the state has advanced,
+		 * but the spans are journaled and the bytes copied, so the
+		 * retransmission gets the same treatment.
 		 */
-		this_cpu_inc(sn->stats->drops);
-		return NF_DROP;
+		if (unlikely(seg.res.n_spans) &&
+		    smtp_payload_rewrite(skb, protoff, dataoff, &seg.res)) {
+			this_cpu_inc(sn->stats->drops);
+			return NF_DROP;
+		}
+		/* th may point into the old head; read the flag again */
+		th = skb_header_pointer(skb, protoff, sizeof(_th), &_th);
+		if (!opaque && th && (((th->urg || th->urg_ptr) &&
+				       !smtp_tcp_clear_urg(skb, protoff)) ||
+				      !smtp_ip_ttl_floor(skb, nf_ct_l3num(ct)))) {
+			this_cpu_inc(sn->stats->drops);
+			return NF_DROP;
+		}
+		return NF_ACCEPT;
 	case SG_V_HOLD:
 		this_cpu_inc(sn->stats->holds);
 		return NF_DROP;

@@ -77,6 +77,7 @@ static const struct nla_policy smtp_nl_action_policy[SMTPGUARD_A_CLASS_MAX + 1] 
 	[SMTPGUARD_A_CLASS_PIPELINE]		= SMTP_NL_ACTION,
 	[SMTPGUARD_A_CLASS_REWRITE_LIMIT]	= SMTP_NL_ACTION,
 	[SMTPGUARD_A_CLASS_PICKUP]		= SMTP_NL_ACTION,
+	[SMTPGUARD_A_CLASS_DESYNC]		= SMTP_NL_ACTION,
 };
 
 static const struct nla_policy smtp_nl_policy_set_policy[SMTPGUARD_A_POLICY_MAX + 1] = {

@@ -175,13 +175,18 @@ static int inspect(struct nfq_tcp_pkt *p, bool *mangled)
 
 	sg_seg_begin(&seg, &f->st, &policy, dir, p->seq,
 		     (uint32_t)(p->len - p->payoff), p->ack, p->flags);
+	if (p->has_ts)
+		sg_seg_timestamp(&seg, p->tsval);
 	sg_seg_feed(&seg, p->data + p->payoff, (uint32_t)(p->len - p->payoff));
 	verdict = sg_seg_end(&seg);
 	counters.bytes += seg.res.new_bytes;
 	report_events(p, &seg.res);
 
-	if (sg_conn_opaque(&f->st) || (p->flags & SG_TCP_RST))
-		nfq_flow_del(&flows, f);	/* TLS or gone: stop tracking */
+	/* TLS, or an RST the receiver accepts (RFC 5961: at the exact next
+	 * sequence number; another leaves the connection up): stop tracking */
+	if (sg_conn_opaque(&f->st) ||
+	    ((p->flags & SG_TCP_RST) && sg_conn_rst_exact(&f->st, dir, p->seq)))
+		nfq_flow_del(&flows, f);
 
 	switch (verdict) {
 	case SG_V_PASS:
@@ -191,6 +196,14 @@ static int inspect(struct nfq_tcp_pkt *p, bool *mangled)
 			counters.rewrites++;
 			*mangled = true;
 		}
+		/* the receiver reads what the engine read: urgent byte
+		 * inline, and nothing expires past the gateway */
+		if (f->used && nfq_tcp_has_urg(p)) {
+			nfq_tcp_clear_urg(p);
+			*mangled = true;
+		}
+		if (f->used && nfq_ip_ttl_floor(p, 64))
+			*mangled = true;
 		return NF_ACCEPT;
 	case SG_V_HOLD:
 		counters.holds++;
@@ -241,12 +254,21 @@ static int queue_cb(const struct nlmsghdr *nlh, void *data)
 	id = ntohl(ph->packet_id);
 	counters.packets++;
 
-	if (attr[NFQA_PAYLOAD] &&
-	    !nfq_tcp_parse(&p, mnl_attr_get_payload(attr[NFQA_PAYLOAD]),
-			   mnl_attr_get_payload_len(attr[NFQA_PAYLOAD])))
+	switch (attr[NFQA_PAYLOAD] ?
+		nfq_tcp_parse(&p, mnl_attr_get_payload(attr[NFQA_PAYLOAD]),
+			      mnl_attr_get_payload_len(attr[NFQA_PAYLOAD])) :
+		NFQ_NOT_TCP) {
+	case NFQ_TCP:
 		verdict = inspect(&p, &mangled);
-	else
-		counters.untracked++;	/* not TCP we understand: pass */
+		break;
+	case NFQ_UNINSPECTABLE:
+		counters.drops++;	/* never pass what we cannot read */
+		verdict = NF_DROP;
+		break;
+	default:
+		counters.untracked++;	/* not TCP: pass */
+		break;
+	}
 
 	if (send_verdict(nl, id, verdict, &p, mangled) < 0) {
 		perror("smtpguard-nfq: verdict");

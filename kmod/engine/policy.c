@@ -63,6 +63,7 @@ static const char *const sg_class_names[SG_C_MAX] = {
 	[SG_C_PIPELINE]		= "pipeline",
 	[SG_C_REWRITE_LIMIT]	= "rewrite-limit",
 	[SG_C_PICKUP]		= "pickup",
+	[SG_C_DESYNC]		= "desync",
 };
 
 static const char *const sg_action_names[SG_A_MAX] = {
@@ -232,6 +233,7 @@ void sg_policy_defaults(struct sg_policy *p)
 	p->action[SG_C_PIPELINE] = SG_A_RESET;
 	p->action[SG_C_REWRITE_LIMIT] = SG_A_RESET;
 	p->action[SG_C_PICKUP] = SG_A_RESET;
+	p->action[SG_C_DESYNC] = SG_A_RESET;
 }
 
 /* ---- trie compilation ---- */

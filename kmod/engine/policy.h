@@ -33,6 +33,7 @@ enum sg_class {
 	SG_C_PIPELINE,		/* more commands in flight than tracked */
 	SG_C_REWRITE_LIMIT,	/* more rewrites in flight than journaled */
 	SG_C_PICKUP,		/* connection first seen mid-stream */
+	SG_C_DESYNC,		/* re-sent bytes differ from what was inspected */
 	SG_C_MAX
 };
 
