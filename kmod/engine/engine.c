@@ -2153,10 +2153,10 @@ void sg_seg_begin(struct sg_seg *seg, struct sg_conn *conn,
 		return;
 	}
 	if (rel > 0) {
-		if (!(s->flags & F_OPAQUE)) {
-			seg->sflags |= SEG_GAP;
+		/* a gap: held; in TLS passed, but never counted as new */
+		seg->sflags |= SEG_GAP;
+		if (!(s->flags & F_OPAQUE))
 			sg_verdict(seg, SG_V_HOLD);
-		}
 		return;
 	}
 	if (rel < 0) {
