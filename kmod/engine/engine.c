@@ -210,14 +210,15 @@ SG_STATIC_ASSERT(SG_RING >= 256 && SG_RING < 0x8000, "ring size");
 #define SEG_OPAQUE	0x08	/* nothing to inspect */
 #define SEG_RWLIMIT	0x10	/* new spans did not fit the journal */
 #define SEG_DESYNC	0x20	/* desync already reported */
+#define SEG_NOFEED	0x40	/* payload never consumed (RST) */
 
 /* More per-segment flags (seg->sflags2) */
 #define SEG2_TS		0x01	/* tsval valid */
 #define SEG2_PAWS	0x02	/* PAWS would discard it */
-#define SEG2_NOFEED	0x04	/* payload never consumed (RST) */
 #define SEG2_STAGING	0x08	/* command bytes being staged */
 #define SEG2_RING_OVER	0x10	/* staged bytes did not fit the ring */
 #define SEG2_CMD	0x20	/* new command bytes; cmd_end valid */
+#define SEG2_STARTED	0x40	/* the direction's first byte or SYN */
 
 /* Values of a desync event: what could not be established. */
 #define SG_DESYNC_CONTENT	1	/* re-sent command bytes differ */
@@ -1339,11 +1340,9 @@ static void sg_cli(struct sg_seg *seg, const u8 *p, u32 n, u32 base)
 {
 	struct sg_conn_state *s = W(seg);
 	u32 i = 0, i0;
-	bool cmd;
 
 	while (i < n && !(seg->sflags & SEG_STOP)) {
 		i0 = i;
-		cmd = false;
 		if (s->flags & F_TLS_WAIT) {
 			/* the client speaks TLS now: hands off, both ways */
 			s->flags = (u8)((s->flags & ~F_TLS_WAIT) | F_OPAQUE);
@@ -1364,16 +1363,13 @@ static void sg_cli(struct sg_seg *seg, const u8 *p, u32 n, u32 base)
 			break;
 		default:
 			i = sg_cli_cmd(seg, p, i, n, base);
-			cmd = true;
+			seg->cmd_end = seg->seq + base + i;
+			seg->sflags2 |= SEG2_CMD | SEG2_STAGING;
 			break;
 		}
 		/* command bytes, and what follows them in this segment */
-		if (cmd || (seg->sflags2 & SEG2_STAGING))
+		if (seg->sflags2 & SEG2_STAGING)
 			sg_ring_stage(seg, p + i0, i - i0, seg->seq + base + i0);
-		if (cmd) {
-			seg->cmd_end = seg->seq + base + i;
-			seg->sflags2 |= SEG2_CMD;
-		}
 	}
 }
 
@@ -1779,10 +1775,8 @@ static void sg_ring_stage(struct sg_seg *seg, const u8 *p, u32 n, u32 seq)
 
 	if (seg->sflags2 & SEG2_RING_OVER)
 		return;
-	if (!(seg->sflags2 & SEG2_STAGING)) {
-		seg->sflags2 |= SEG2_STAGING;
+	if (!seg->staged)
 		seg->stage_seq = seq;
-	}
 	room = SG_RING - m->rused - seg->staged;
 	if (n > room) {
 		seg->sflags2 |= SEG2_RING_OVER;
@@ -1842,8 +1836,6 @@ static int sg_ring_check(const struct sg_seg *seg)
 	bool joins = m->rn && m->run_seq[m->rn - 1] + m->run_len[m->rn - 1] ==
 			      seg->stage_seq;
 
-	if (!(seg->sflags2 & SEG2_STAGING))
-		return 0;
 	if ((seg->sflags2 & SEG2_RING_OVER) && pending)
 		return 1;
 	if (!joins && m->rn >= SG_RING_RUNS)
@@ -2107,7 +2099,7 @@ void sg_seg_begin(struct sg_seg *seg, struct sg_conn *conn,
 	seg->seq = seq;
 	/* A receiver never reads RST payload (RFC 5961, RFC 9293 3.5.3). */
 	if (tcp_flags & SG_TCP_RST) {
-		seg->sflags2 |= SEG2_NOFEED;
+		seg->sflags |= SEG_NOFEED;
 		return;
 	}
 	if (tcp_flags & SG_TCP_SYN) {
@@ -2124,14 +2116,17 @@ void sg_seg_begin(struct sg_seg *seg, struct sg_conn *conn,
 			sg_verdict(seg, SG_V_HOLD);
 			return;
 		}
-		if (!(s->flags & started))
+		if (!(s->flags & started)) {
 			sg_dir_start(s, (u8)dir, seq);
+			seg->sflags2 |= SEG2_STARTED;
+		}
 	}
 	if (!len)
 		return;
 	if (!(s->flags & started)) {
 		/* First bytes of a direction whose SYN we did not see. */
 		sg_dir_start(s, (u8)dir, seq);
+		seg->sflags2 |= SEG2_STARTED;
 	}
 	if ((s->flags & (F_PICKUP_S | F_PICKUP_C)) &&
 	    !(s->flags & F_PICKUP_EV)) {
@@ -2202,8 +2197,7 @@ void sg_seg_feed(struct sg_seg *seg, const u8 *data, u32 n)
 	if (n > seg->len - seg->pos)
 		n = seg->len - seg->pos;	/* never past the announced end */
 	seg->pos += n;
-	if ((seg->sflags & (SEG_GAP | SEG_STOP)) ||
-	    (seg->sflags2 & SEG2_NOFEED))
+	if (seg->sflags & (SEG_GAP | SEG_STOP | SEG_NOFEED))
 		return;
 	if (start < seg->skip) {
 		u32 k = seg->skip - start;
@@ -2225,6 +2219,20 @@ void sg_seg_feed(struct sg_seg *seg, const u8 *data, u32 n)
 		sg_srv(seg, data, n, start);
 }
 
+/*
+ * Whether a passed segment needs more than its ACK recorded: flags other
+ * than ACK, a timestamp, staged bytes, a new direction, an ACK that
+ * releases copies of client bytes, or a peer direction not started.
+ */
+static inline bool unlikely_stream(const struct sg_seg *seg)
+{
+	const struct sg_conn_state *s = (const struct sg_conn_state *)&seg->work;
+	u8 pstarted = seg->dir == SG_DIR_CLIENT ? F_STARTED_S : F_STARTED_C;
+
+	return seg->flags != SG_TCP_ACK || seg->sflags2 ||
+	       seg->dir == SG_DIR_SERVER || !(s->flags & pstarted);
+}
+
 /* What a passed segment teaches about the other direction and itself. */
 static void sg_seg_commit_stream(struct sg_seg *seg)
 {
@@ -2240,9 +2248,7 @@ static void sg_seg_commit_stream(struct sg_seg *seg)
 	if (seg->flags & SG_TCP_RST)
 		return;
 	/* nothing before a direction's first byte was ever masked */
-	if ((s->flags & started) &&
-	    !(((const struct sg_conn_state *)seg->conn)->flags & started) &&
-	    !m->j.n[dir])
+	if ((seg->sflags2 & SEG2_STARTED) && !m->j.n[dir])
 		m->j.floor[dir] = s->next_seq[dir] - seg->res.new_bytes;
 	/*
 	 * The ACK: the peer's bytes below it need no copy and may lose
@@ -2283,7 +2289,7 @@ enum sg_verdict sg_seg_end(struct sg_seg *seg)
 	bool jnew = false;
 	int ok;
 
-	if (r->verdict == SG_V_PASS && dir == SG_DIR_CLIENT &&
+	if (r->verdict == SG_V_PASS && (seg->sflags2 & SEG2_STAGING) &&
 	    sg_ring_check(seg))
 		sg_verdict(seg, SG_V_HOLD);	/* copies full: wait for ACKs */
 	if (r->verdict == SG_V_PASS && r->n_spans > seg->n_replay) {
@@ -2309,7 +2315,13 @@ enum sg_verdict sg_seg_end(struct sg_seg *seg)
 	if (r->verdict == SG_V_PASS) {
 		if (jnew)
 			m->j = j;
-		sg_seg_commit_stream(seg);
+		if (unlikely_stream(seg)) {
+			sg_seg_commit_stream(seg);
+		} else if (sg_seq_diff(seg->ack, s->acked[dir ^ 1]) > 0 &&
+			   sg_seq_diff(seg->ack, s->next_seq[dir ^ 1]) <= 0) {
+			/* the common case: an in-order data segment's ACK */
+			s->acked[dir ^ 1] = seg->ack;
+		}
 		__builtin_memcpy(seg->conn, &seg->work, sizeof(seg->work));
 	} else {
 		r->new_bytes = 0;
