@@ -1783,11 +1783,9 @@ static void sg_ring_stage(struct sg_seg *seg, const u8 *p, u32 n, u32 seq)
 		n = room;
 	}
 	at = sg_ring_at(m, (u32)m->rused + seg->staged);
-	for (k = 0; k < n; k++) {
-		m->ring[at] = p[k];
-		if (++at == SG_RING)
-			at = 0;
-	}
+	k = SG_RING - at < n ? SG_RING - at : n;	/* up to the wrap */
+	__builtin_memcpy(m->ring + at, p, k);
+	__builtin_memcpy(m->ring, p + k, n - k);
 	seg->staged = (u16)(seg->staged + n);
 }
 
