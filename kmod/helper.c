@@ -6,8 +6,12 @@
 #include <linux/net.h>
 #include <linux/percpu.h>
 #include <linux/string_helpers.h>
+#include <linux/ipv6.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
+#include <net/checksum.h>
+#include <net/ip.h>
 #include <net/netlink.h>
+#include <net/tcp.h>
 #include <net/netfilter/nf_conntrack_helper.h>
 #include <net/netfilter/nf_conntrack_ecache.h>
 #include <net/netfilter/nf_log.h>
@@ -118,26 +122,127 @@ static void smtp_report(struct sk_buff *skb, struct nf_conn *ct,
 	}
 }
 
+/* The TSval of a TCP timestamp option (RFC 7323), for PAWS. */
+static bool smtp_tcp_tsval(const struct sk_buff *skb, unsigned int protoff,
+			   const struct tcphdr *th, u32 *tsval)
+{
+	unsigned int optlen = th->doff * 4 - sizeof(*th), i = 0;
+	u8 _opt[MAX_TCP_OPTION_SPACE];
+	const u8 *opt;
+
+	if (!optlen)
+		return false;
+	opt = skb_header_pointer(skb, protoff + sizeof(*th), optlen, _opt);
+	if (!opt)
+		return false;
+	while (i < optlen) {
+		if (opt[i] == TCPOPT_EOL)
+			break;
+		if (opt[i] == TCPOPT_NOP) {
+			i++;
+			continue;
+		}
+		if (i + 1 >= optlen || opt[i + 1] < 2 || i + opt[i + 1] > optlen)
+			break;
+		if (opt[i] == TCPOPT_TIMESTAMP && opt[i + 1] == TCPOLEN_TIMESTAMP) {
+			*tsval = get_unaligned_be32(opt + i + 2);
+			return true;
+		}
+		i += opt[i + 1];
+	}
+	return false;
+}
+
+/*
+ * Clear the urgent flag and pointer, fixing the checksum: the receiver
+ * then reads the urgent byte inline, as the engine did, whether or not
+ * it sets SO_OOBINLINE. Returns false if the header cannot be written.
+ */
+static bool smtp_tcp_clear_urg(struct sk_buff *skb, unsigned int protoff)
+{
+	struct tcphdr *th;
+	__be16 old_word;
+
+	if (skb_ensure_writable(skb, protoff + sizeof(*th)))
+		return false;
+	th = (struct tcphdr *)(skb->data + protoff);
+	old_word = ((__be16 *)th)[6];	/* doff, flags */
+	th->urg = 0;
+	inet_proto_csum_replace2(&th->check, skb, old_word, ((__be16 *)th)[6],
+				 false);
+	inet_proto_csum_replace2(&th->check, skb, th->urg_ptr, 0, false);
+	th->urg_ptr = 0;
+	return true;
+}
+
+/*
+ * A TTL (hop limit) that expires past the gateway makes the server drop
+ * bytes the engine inspected, so a different copy could follow. Raised
+ * to this floor on helped connections, segments reach a server fewer
+ * than this many hops away.
+ */
+#define SMTP_TTL_MIN	64
+
+static bool smtp_ip_ttl_floor(struct sk_buff *skb, u16 l3num)
+{
+	unsigned int end = skb_network_offset(skb);
+
+	if (l3num == NFPROTO_IPV4) {
+		struct iphdr *iph = ip_hdr(skb);
+		__be16 old;
+
+		if (iph->ttl >= SMTP_TTL_MIN)
+			return true;
+		if (skb_ensure_writable(skb, end + sizeof(*iph)))
+			return false;
+		iph = ip_hdr(skb);
+		old = ((__be16 *)iph)[4];	/* ttl, protocol */
+		iph->ttl = SMTP_TTL_MIN;
+		csum_replace2(&iph->check, old, ((__be16 *)iph)[4]);
+		return true;
+	}
+	if (ipv6_hdr(skb)->hop_limit >= SMTP_TTL_MIN)
+		return true;
+	if (skb_ensure_writable(skb, end + sizeof(struct ipv6hdr)))
+		return false;
+	ipv6_hdr(skb)->hop_limit = SMTP_TTL_MIN;
+	return true;
+}
+
 /* Act on the engine's verdict; @seg is the per-CPU scratch (BH disabled). */
 static int smtp_verdict(struct sk_buff *skb, unsigned int protoff,
 			unsigned int dataoff, struct nf_conn *ct,
-			struct smtp_net *sn, const struct sg_seg *seg, int verdict)
+			struct smtp_net *sn, const struct sg_seg *seg, int verdict,
+			bool opaque)
 {
+	const struct tcphdr *th;
+	struct tcphdr _th;
+
 	this_cpu_add(sn->stats->bytes, seg->res.new_bytes);
 	smtp_count_events(sn, &seg->res);
 	smtp_report(skb, ct, &seg->res);
 
 	switch (verdict) {
 	case SG_V_PASS:
-		if (likely(!seg->res.n_spans) ||
-		    !smtp_payload_rewrite(skb, protoff, dataoff, &seg->res))
-			return NF_ACCEPT;
 		/*
-		 * No memory to rewrite. The state has advanced, but the
-		 * spans are journaled: the retransmission gets them again.
+		 * Without memory to rewrite, drop: the state has advanced,
+		 * but the spans are journaled and the bytes copied, so the
+		 * retransmission gets the same treatment.
 		 */
-		this_cpu_inc(sn->stats->drops);
-		return NF_DROP;
+		if (unlikely(seg->res.n_spans) &&
+		    smtp_payload_rewrite(skb, protoff, dataoff, &seg->res)) {
+			this_cpu_inc(sn->stats->drops);
+			return NF_DROP;
+		}
+		/* the receiver must read the stream the engine read */
+		th = skb_header_pointer(skb, protoff, sizeof(_th), &_th);
+		if (!opaque && th && (((th->urg || th->urg_ptr) &&
+				       !smtp_tcp_clear_urg(skb, protoff)) ||
+				      !smtp_ip_ttl_floor(skb, nf_ct_l3num(ct)))) {
+			this_cpu_inc(sn->stats->drops);
+			return NF_DROP;
+		}
+		return NF_ACCEPT;
 	case SG_V_HOLD:
 		this_cpu_inc(sn->stats->holds);
 		return NF_DROP;
@@ -157,10 +262,13 @@ static int smtp_verdict(struct sk_buff *skb, unsigned int protoff,
 static int smtp_inspect(struct sk_buff *skb, unsigned int dataoff,
 			struct sg_seg *seg, struct sg_conn *st,
 			const struct sg_policy *pol, enum sg_dir dir,
-			const struct tcphdr *th, unsigned int datalen, u8 flags)
+			const struct tcphdr *th, unsigned int datalen, u8 flags,
+			bool has_ts, u32 tsval)
 {
 	sg_seg_begin(seg, st, pol, dir, ntohl(th->seq), datalen,
 		     ntohl(th->ack_seq), flags);
+	if (has_ts)
+		sg_seg_timestamp(seg, tsval);
 	smtp_payload_feed(skb, dataoff, seg);
 	return sg_seg_end(seg);
 }
@@ -178,9 +286,18 @@ int smtp_help(struct sk_buff *skb, unsigned int protoff, struct nf_conn *ct,
 	struct smtp_conn *c;
 	struct sg_conn *st;
 	struct sg_seg *seg;
-	bool created, opaque;
+	bool created, opaque, has_ts;
 	u8 flags = 0;
+	u32 tsval = 0;
 	int verdict, ret;
+
+	/*
+	 * Only the connection's own TCP segments: an ICMP error quoting one
+	 * (IP_CT_RELATED) has no TCP header at protoff and no stream bytes.
+	 */
+	if (ctinfo != IP_CT_ESTABLISHED && ctinfo != IP_CT_ESTABLISHED_REPLY &&
+	    ctinfo != IP_CT_NEW)
+		return NF_ACCEPT;
 
 	th = skb_header_pointer(skb, protoff, sizeof(_th), &_th);
 	if (!th)
@@ -226,16 +343,17 @@ int smtp_help(struct sk_buff *skb, unsigned int protoff, struct nf_conn *ct,
 		flags |= SG_TCP_FIN;
 	if (th->rst)
 		flags |= SG_TCP_RST;
+	has_ts = smtp_tcp_tsval(skb, protoff, th, &tsval);
 
 	if (c) {
 		spin_lock(&c->lock);
 		verdict = smtp_inspect(skb, dataoff, seg, st, smtp_policy_get(sn),
-				       dir, th, datalen, flags);
+				       dir, th, datalen, flags, has_ts, tsval);
 		opaque = sg_conn_opaque(st);
 		spin_unlock(&c->lock);
 	} else {
 		verdict = smtp_inspect(skb, dataoff, seg, st, smtp_policy_get(sn),
-				       dir, th, datalen, flags);
+				       dir, th, datalen, flags, has_ts, tsval);
 		opaque = false;
 	}
 
@@ -252,7 +370,7 @@ int smtp_help(struct sk_buff *skb, unsigned int protoff, struct nf_conn *ct,
 		smtp_conn_destroy(ct);
 	}
 
-	ret = smtp_verdict(skb, protoff, dataoff, ct, sn, seg, verdict);
+	ret = smtp_verdict(skb, protoff, dataoff, ct, sn, seg, verdict, opaque);
 	local_bh_enable();
 	return ret;
 }

@@ -39,6 +39,8 @@ guard_on() {
 	table inet smtpguard_nfq {
 		chain forward {
 			type filter hook forward priority filter; policy accept;
+			tcp dport 25 ct state invalid drop
+			tcp sport 25 ct state invalid drop
 			tcp dport 25 queue num 7
 			tcp sport 25 queue num 7
 		}

@@ -77,6 +77,8 @@ queue_rules() {
 	table inet bench_queue {
 		chain forward {
 			type filter hook forward priority filter; policy accept;
+			tcp dport 25 ct state invalid drop
+			tcp sport 25 ct state invalid drop
 			tcp dport 25 queue num $1
 			tcp sport 25 queue num $1
 		}

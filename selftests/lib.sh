@@ -360,11 +360,33 @@ attach_helper() {
 		}
 		chain pre {
 			type filter hook prerouting priority filter; policy accept;
+			# INVALID (bad checksum, out of window) never reaches the helper
+			tcp dport $port ct state invalid drop
+			tcp sport $port ct state invalid drop
 			tcp dport $port ct helper set "smtp"
 		}
 		chain out {
 			type filter hook output priority filter; policy accept;
 			tcp dport $port ct helper set "smtp"
+		}
+	}
+	EOF
+}
+
+# attach_nfq QUEUE [NS] [PORT]: queue forwarded TCP/PORT (25) traffic in NS
+# (default $NS_GW) to smtpguard-nfq's QUEUE, dropping what conntrack finds
+# INVALID (the engine would not see it); conntrack also reassembles
+# fragments before the queue.
+attach_nfq() {
+	local q=$1 ns=${2:-$NS_GW} port=${3:-25}
+	ip netns exec "$ns" nft -f - <<-EOF
+	table inet smtpguard_nfq {
+		chain forward {
+			type filter hook forward priority filter; policy accept;
+			tcp dport $port ct state invalid drop
+			tcp sport $port ct state invalid drop
+			tcp dport $port queue num $q
+			tcp sport $port queue num $q
 		}
 	}
 	EOF

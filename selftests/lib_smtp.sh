@@ -478,3 +478,49 @@ hold_sessions() {
 	bg_track $!
 	busywait 30000 grep -q holding "$3"
 }
+
+# --------------------------------------------------------------- evasion
+# evasion_begin PLAN: Postfix in the server namespace, and the client
+# namespace ready for evasion_raw.py (scapy): the client kernel's own RSTs
+# to port 25 suppressed, since it does not know the raw sessions.
+EVASION_PY=$TOPDIR/selftests/evasion_raw.py
+evasion_begin() {
+	st_require ip nft conntrack postfix openssl
+	st_need_vm
+	/usr/bin/python3 -c 'import scapy.layers.inet' 2>/dev/null ||
+		st_skip_all "python3-scapy missing (scripts/install-deps)"
+	st_begin "$1" postfix
+	in_c nft -f - <<-EOF || { st_fail "client: suppress kernel RSTs"; st_finish; }
+	table inet evasion {
+		chain out {
+			type filter hook output priority filter; policy accept;
+			tcp dport 25 tcp flags & rst == rst drop
+		}
+	}
+	EOF
+}
+
+# evasion_run CASE WANT: play CASE of evasion_raw.py against Postfix; WANT
+# "through": VRFY root must reach smtpd as a command (control run);
+# "blocked": it must not, and the session must end with QUIT 221 or, for
+# a policy reset, with a reset.
+evasion_run() {
+	local case=$1 want=$2 out rc=0 got=blocked
+	pf_mark
+	out=$(timeout 120 ip netns exec "$NS_C" /usr/bin/python3 "$EVASION_PY" \
+		"$case" $S4 2>&1)
+	sleep 0.5
+	pf_new_cmds | grep -q '^VRFY root' && got=through
+	[ "$got" = "$want" ] || rc=1
+	if [ "$want" = blocked ] &&
+	   ! echo "$out" | grep -qE '^RESULT: (quit 221|reset by peer)'; then
+		echo "# $case: the session did not go on"
+		rc=1
+	fi
+	if [ $rc != 0 ]; then
+		echo "# $case: VRFY root $got, want $want"
+		echo "$out" | sed 's/^/#   C /'
+		pf_new_cmds | sed 's/^/#   S /'
+	fi
+	return $rc
+}

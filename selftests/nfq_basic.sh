@@ -23,15 +23,7 @@ RUN=$$-$RANDOM
 setup_topo; ktap_result $? "topology"
 [ "$KTAP_FAIL" = 0 ] || ktap_finished
 
-ip netns exec "$NS_GW" nft -f - <<-EOF
-table inet smtpguard_nfq {
-	chain forward {
-		type filter hook forward priority filter; policy accept;
-		tcp dport 25 queue num 7
-		tcp sport 25 queue num 7
-	}
-}
-EOF
+attach_nfq 7
 ktap_result $? "nft: port 25 queued to queue 7"
 
 ip netns exec "$NS_GW" "$NFQ" -q 7 -f esmtp -v >"$TMP/nfq.out" 2>"$TMP/nfq.err" &

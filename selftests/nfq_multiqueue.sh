@@ -28,6 +28,8 @@ in_g nft -f - <<-EOF
 table inet nfq_mq {
 	chain forward {
 		type filter hook forward priority filter; policy accept;
+		tcp dport 25 ct state invalid drop
+		tcp sport 25 ct state invalid drop
 		tcp dport 25 queue num 4-5
 		tcp sport 25 queue num 4-5
 	}

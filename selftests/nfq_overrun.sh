@@ -27,6 +27,8 @@ in_g nft -f - <<-EOF
 table inet nfq_overrun {
 	chain forward {
 		type filter hook forward priority filter; policy accept;
+		tcp dport 25 ct state invalid drop
+		tcp sport 25 ct state invalid drop
 		tcp dport 25 queue num 6
 		tcp sport 25 queue num 6
 	}

@@ -38,6 +38,8 @@ guard() {	# none|helper|nfq: what inspects port 25 in the gateway
 		table inet verb_context {
 			chain forward {
 				type filter hook forward priority filter; policy accept;
+				tcp dport 25 ct state invalid drop
+				tcp sport 25 ct state invalid drop
 				tcp dport 25 queue num $QNUM
 				tcp sport 25 queue num $QNUM
 			}

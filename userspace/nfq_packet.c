@@ -17,6 +17,36 @@ static uint32_t rd32(const uint8_t *b)
 	       (uint32_t)b[2] << 8 | b[3];
 }
 
+/* IPv6 extension headers walked to reach TCP (RFC 8200 4.1). */
+#define IP6_HOPOPTS	0
+#define IP6_ROUTING	43
+#define IP6_FRAGMENT	44
+#define IP6_DSTOPTS	60
+#define IP6_EXT_MAX	8	/* more in a row: uninspectable */
+
+/* TCP options: the TSval of a timestamp option. */
+static void parse_tsopt(struct nfq_tcp_pkt *p, const uint8_t *o, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		if (o[i] == 0)		/* EOL */
+			break;
+		if (o[i] == 1) {	/* NOP */
+			i++;
+			continue;
+		}
+		if (i + 1 >= n || o[i + 1] < 2 || i + o[i + 1] > n)
+			break;
+		if (o[i] == 8 && o[i + 1] == 10) {
+			p->has_ts = 1;
+			p->tsval = rd32(o + i + 2);
+			return;
+		}
+		i += o[i + 1];
+	}
+}
+
 int nfq_tcp_parse(struct nfq_tcp_pkt *p, uint8_t *data, size_t len)
 {
 	size_t l4;
@@ -26,37 +56,63 @@ int nfq_tcp_parse(struct nfq_tcp_pkt *p, uint8_t *data, size_t len)
 	p->data = data;
 	p->len = len;
 	if (len < 20)
-		return -1;
+		return NFQ_NOT_TCP;
 	if (data[0] >> 4 == 4) {
 		size_t ihl = (size_t)(data[0] & 0xf) * 4;
 
-		if (ihl < 20 || len < ihl || data[9] != IPPROTO_TCP_NUM)
-			return -1;
-		if (rd16(data + 6) & 0x3fff)	/* fragment: conntrack defrags */
-			return -1;
-		if (rd16(data + 2) != len)
-			return -1;
+		if (ihl < 20 || len < ihl || rd16(data + 2) != len)
+			return NFQ_NOT_TCP;
+		if (data[9] != IPPROTO_TCP_NUM)
+			return NFQ_NOT_TCP;
+		/* a fragment: conntrack defragments before the queue, so this
+		 * is one it could not reassemble; never pass part of a
+		 * segment uninspected */
+		if (rd16(data + 6) & 0x3fff)
+			return NFQ_UNINSPECTABLE;
 		p->family = 4;
 		memcpy(p->saddr, data + 12, 4);
 		memcpy(p->daddr, data + 16, 4);
 		l4 = ihl;
 	} else if (data[0] >> 4 == 6) {
-		/* Extension headers are rare on SMTP; pass what we can't parse. */
-		if (len < 40 || data[6] != IPPROTO_TCP_NUM ||
-		    (size_t)rd16(data + 4) + 40 != len)
-			return -1;
+		uint8_t nh;
+		int k;
+
+		if (len < 40 || (size_t)rd16(data + 4) + 40 != len)
+			return NFQ_NOT_TCP;
+		nh = data[6];
+		l4 = 40;
+		for (k = 0; nh != IPPROTO_TCP_NUM; k++) {
+			if (nh != IP6_HOPOPTS && nh != IP6_ROUTING &&
+			    nh != IP6_DSTOPTS && nh != IP6_FRAGMENT)
+				/* ESP, AH, no next header, or another
+				 * protocol: not a TCP segment we can see */
+				return k ? NFQ_UNINSPECTABLE : NFQ_NOT_TCP;
+			if (k == IP6_EXT_MAX || len < l4 + 8)
+				return NFQ_UNINSPECTABLE;
+			if (nh == IP6_FRAGMENT) {
+				/* offset or more-fragments: a real fragment */
+				if (rd16(data + l4 + 2) & 0xfff9)
+					return NFQ_UNINSPECTABLE;
+				nh = data[l4];
+				l4 += 8;
+				continue;
+			}
+			nh = data[l4];
+			l4 += ((size_t)data[l4 + 1] + 1) * 8;
+			if (l4 > len)
+				return NFQ_UNINSPECTABLE;
+		}
 		p->family = 6;
 		memcpy(p->saddr, data + 8, 16);
 		memcpy(p->daddr, data + 24, 16);
-		l4 = 40;
 	} else {
-		return -1;
+		return NFQ_NOT_TCP;
 	}
 	if (len < l4 + 20)
-		return -1;
+		return NFQ_UNINSPECTABLE;
 	thl = (uint8_t)((data[l4 + 12] >> 4) * 4);
 	if (thl < 20 || len < l4 + thl)
-		return -1;
+		return NFQ_UNINSPECTABLE;
 	p->l4off = l4;
 	p->payoff = l4 + thl;
 	p->sport = rd16(data + l4);
@@ -68,7 +124,8 @@ int nfq_tcp_parse(struct nfq_tcp_pkt *p, uint8_t *data, size_t len)
 			     (fl & 0x10 ? SG_TCP_ACK : 0) |
 			     (fl & 0x01 ? SG_TCP_FIN : 0) |
 			     (fl & 0x04 ? SG_TCP_RST : 0));
-	return 0;
+	parse_tsopt(p, data + l4 + 20, thl - 20u);
+	return NFQ_TCP;
 }
 
 /* One's complement sum of @n bytes that start at an even (@odd=0) or odd
@@ -131,6 +188,43 @@ void nfq_tcp_make_rst(struct nfq_tcp_pkt *p)
 	*fl = (uint8_t)((*fl & 0x10) | 0x04);	/* keep ACK, set RST */
 	news = *fl;
 	csum_update(check, olds, news);
+}
+
+int nfq_tcp_has_urg(const struct nfq_tcp_pkt *p)
+{
+	const uint8_t *th = p->data + p->l4off;
+
+	return (th[13] & 0x20) || th[18] || th[19];
+}
+
+void nfq_tcp_clear_urg(struct nfq_tcp_pkt *p)
+{
+	uint8_t *th = p->data + p->l4off;
+	uint32_t olds = sum_bytes(th + 12, 2, 0, 0) + sum_bytes(th + 18, 2, 0, 0);
+
+	th[13] &= (uint8_t)~0x20;
+	th[18] = 0;
+	th[19] = 0;
+	csum_update(th + 16, olds, sum_bytes(th + 12, 2, 0, 0));
+}
+
+int nfq_ip_ttl_floor(struct nfq_tcp_pkt *p, uint8_t min)
+{
+	uint8_t *ip = p->data;
+	uint32_t olds;
+
+	if (p->family == 6) {
+		if (ip[7] >= min)
+			return 0;
+		ip[7] = min;
+		return 1;
+	}
+	if (ip[8] >= min)
+		return 0;
+	olds = sum_bytes(ip + 8, 2, 0, 0);	/* ttl, protocol */
+	ip[8] = min;
+	csum_update(ip + 10, olds, sum_bytes(ip + 8, 2, 0, 0));
+	return 1;
 }
 
 uint16_t nfq_tcp_checksum(const struct nfq_tcp_pkt *p)

@@ -63,6 +63,9 @@ struct nfq_opts {
 	int json;
 };
 
+/* queue_cb's reading of a packet: nfq_tcp_parse()'s, or this */
+#define NFQ_TRUNCATED	(-100)	/* longer than the copy range */
+
 /* Written by its queue's thread only, read by the stats dump. */
 struct nfq_counters {
 	uint64_t packets, bytes, sessions, passes, holds, drops, resets;
@@ -323,13 +326,18 @@ static int inspect(struct nfq_worker *w, struct nfq_tcp_pkt *p, bool *mangled)
 
 	sg_seg_begin(&seg, &f->st, w->pol, dir, p->seq,
 		     (uint32_t)(p->len - p->payoff), p->ack, p->flags);
+	if (p->has_ts)
+		sg_seg_timestamp(&seg, p->tsval);
 	sg_seg_feed(&seg, p->data + p->payoff, (uint32_t)(p->len - p->payoff));
 	verdict = sg_seg_end(&seg);
 	CTR_ADD(w, bytes, seg.res.new_bytes);
 	report_events(w, p, &seg.res);
 
-	if (sg_conn_opaque(&f->st) || (p->flags & SG_TCP_RST))
-		nfq_flow_del(&w->flows, f);	/* TLS or gone: stop tracking */
+	/* TLS, or an RST the receiver accepts (RFC 5961: at the exact next
+	 * sequence number; another leaves the connection up): stop tracking */
+	if (sg_conn_opaque(&f->st) ||
+	    ((p->flags & SG_TCP_RST) && sg_conn_rst_exact(&f->st, dir, p->seq)))
+		nfq_flow_del(&w->flows, f);
 
 	switch (verdict) {
 	case SG_V_PASS:
@@ -339,6 +347,14 @@ static int inspect(struct nfq_worker *w, struct nfq_tcp_pkt *p, bool *mangled)
 			CTR_ADD(w, rewrites, 1);
 			*mangled = true;
 		}
+		/* the receiver reads what the engine read: urgent byte
+		 * inline, and nothing expires past the gateway */
+		if (f->used && nfq_tcp_has_urg(p)) {
+			nfq_tcp_clear_urg(p);
+			*mangled = true;
+		}
+		if (f->used && nfq_ip_ttl_floor(p, 64))
+			*mangled = true;
 		return NF_ACCEPT;
 	case SG_V_HOLD:
 		CTR_ADD(w, holds, 1);
@@ -378,6 +394,7 @@ static int queue_cb(const struct nlmsghdr *nlh, void *data)
 	bool mangled = false;
 	int verdict = NF_ACCEPT;
 	uint32_t id, skbinfo = 0, len;
+	int kind;
 
 	if (nfq_nlmsg_parse(nlh, attr) < 0 || !attr[NFQA_PACKET_HDR]) {
 		fprintf(stderr, "smtpguard-nfq: malformed queue message\n");
@@ -390,19 +407,32 @@ static int queue_cb(const struct nlmsghdr *nlh, void *data)
 		skbinfo = ntohl(mnl_attr_get_u32(attr[NFQA_SKB_INFO]));
 	len = attr[NFQA_PAYLOAD] ? mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]) : 0;
 
-	if (attr[NFQA_CAP_LEN] && ntohl(mnl_attr_get_u32(attr[NFQA_CAP_LEN])) > len) {
+	if (attr[NFQA_CAP_LEN] && ntohl(mnl_attr_get_u32(attr[NFQA_CAP_LEN])) > len)
+		kind = NFQ_TRUNCATED;
+	else if (attr[NFQA_PAYLOAD])
+		kind = nfq_tcp_parse(&p, mnl_attr_get_payload(attr[NFQA_PAYLOAD]), len);
+	else
+		kind = NFQ_NOT_TCP;
+
+	switch (kind) {
+	case NFQ_TCP:
+		verdict = inspect(w, &p, &mangled);
+		if (mangled && (skbinfo & NFQA_SKB_CSUMNOTREADY))
+			complete_checksum(&p);
+		break;
+	case NFQ_TRUNCATED:
 		/* Larger than the copy range (a GRO or BIG TCP packet):
 		 * the engine cannot see all of it, so it cannot pass. */
 		CTR_ADD(w, truncated, 1);
 		verdict = opts.fail_open ? NF_ACCEPT : NF_DROP;
-	} else if (attr[NFQA_PAYLOAD] &&
-		   !nfq_tcp_parse(&p, mnl_attr_get_payload(attr[NFQA_PAYLOAD]),
-				  len)) {
-		verdict = inspect(w, &p, &mangled);
-		if (mangled && (skbinfo & NFQA_SKB_CSUMNOTREADY))
-			complete_checksum(&p);
-	} else {
-		CTR_ADD(w, untracked, 1);	/* not TCP we understand: pass */
+		break;
+	case NFQ_UNINSPECTABLE:
+		CTR_ADD(w, drops, 1);	/* never pass what we cannot read */
+		verdict = NF_DROP;
+		break;
+	default:
+		CTR_ADD(w, untracked, 1);	/* not TCP: pass */
+		break;
 	}
 
 	if (verdict == NF_ACCEPT && !mangled) {

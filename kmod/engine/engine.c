@@ -10,7 +10,10 @@
  * Overview
  *  - Each direction is a byte stream addressed by TCP sequence number.
  *    Bytes below next_seq are retransmissions: they get exactly the spans
- *    the journal recorded for them the first time, nothing else.
+ *    the journal recorded for them the first time, nothing else, and are
+ *    checked against what was inspected (doc/stream-model.md): client
+ *    command bytes against a copy kept until the server ACKs them, DATA
+ *    against end-of-data shapes; a difference is a desync violation.
  *  - Client bytes run through a command-line lexer (verb trie walk,
  *    MAIL/RCPT address checks, BDAT size), a DATA scanner (fast skip to
  *    the next control byte) or a BDAT octet counter.
@@ -40,8 +43,15 @@
 /* Private per-connection state                                       */
 /* ------------------------------------------------------------------ */
 
-#define SG_J_CLI	5	/* journal entries, client direction */
-#define SG_J_SRV	11	/* journal entries, server direction */
+/*
+ * Journal capacity: spans of unacknowledged rewrites. A Postfix EHLO reply
+ * masks 2 keywords, an Exchange 2019 hub reply 13; a pipelined batch
+ * masks a few verbs and '|' in addresses. Full with unacked spans, new
+ * spans wait for the ACK (hold); only one segment with more spans than
+ * the whole journal is a rewrite-limit violation.
+ */
+#define SG_J_CLI	20	/* journal entries, client direction */
+#define SG_J_SRV	32	/* journal entries, server direction */
 #define SG_J_TOTAL	(SG_J_CLI + SG_J_SRV)
 #define SG_J_LEN_MAX	0x7fff	/* jlen bit 15 selects the second char */
 #define SG_J_ALT	0x8000
@@ -124,10 +134,7 @@ enum { R_NONE, R_PLAIN, R_GREETING, R_EHLO, R_STARTTLS, R_DATA, R_AUTH,
 
 struct sg_conn_state {
 	u32 next_seq[2];	/*  8: next new byte, per direction */
-	u32 jbase[2];		/*  8: journal offsets are from here */
 	u32 bdat;		/*  4: BDAT size being parsed / octets left */
-	u16 joff[SG_J_TOTAL];	/* 32: journal span start - jbase */
-	u16 jlen[SG_J_TOTAL];	/* 32: span length | SG_J_ALT */
 	u16 line_len[2];	/*  4: bytes of the current line, saturating */
 	u16 addr_len;		/*  2: verb column / path length / BDAT digits */
 	u16 rcpts;		/*  2: RCPTs in this transaction */
@@ -136,8 +143,6 @@ struct sg_conn_state {
 	u16 code;		/*  2: reply code of the current server line */
 	u8 q_kind[SG_Q_MAX];	/*  4: special expectation kinds */
 	u8 q_n;			/*  1: specials queued */
-	u8 jn[2];		/*  2: journal entries used per direction */
-	u8 jch[2][2];		/*  4: the two span chars per direction, 0=free */
 	u8 flags;		/*  1: F_* */
 	u8 cflags;		/*  1: CF_* */
 	u8 sflags;		/*  1: SF_* */
@@ -151,12 +156,63 @@ struct sg_conn_state {
 	u8 rkind;		/*  1: R_* of the reply being read */
 	u8 gen;			/*  1: low 8 bits of cnode/snode's policy generation */
 	u8 xflags;		/*  1: X_*, lexer flags */
-};				/* 128 bytes */
+	/* stream model (doc/stream-model.md) */
+	u8 stream;		/*  1: ST_* */
+	u32 acked[2];		/*  8: highest ACK of each direction's bytes */
+	u32 fin_seq[2];		/*  8: sequence number of the FIN, with ST_FIN_* */
+	u32 ts_recent[2];	/*  8: newest in-order TSval, with ST_TS_* (PAWS) */
+	u32 data_lo;		/*  4: first byte of the DATA body in progress */
+};				/* 80 bytes */
 
-SG_STATIC_ASSERT(sizeof(struct sg_conn_state) <= SG_CONN_SIZE_MAX,
-		 "engine state must fit in struct sg_conn");
-SG_STATIC_ASSERT(sizeof(struct sg_conn_state) <= sizeof(struct sg_conn),
-		 "engine state must fit in struct sg_conn");
+/* Stream flags (stream) */
+#define ST_FIN_C	0x01	/* client FIN passed at fin_seq[0] */
+#define ST_FIN_S	0x02
+#define ST_TS_C		0x04	/* ts_recent[0] valid */
+#define ST_TS_S		0x08
+
+/*
+ * Rewrite journal, both directions: span i of direction d starts at
+ * base[d] + off[first(d) + i]. Outside the per-segment copy: written
+ * only when a segment commits.
+ */
+struct sg_journal {
+	u32 base[2];
+	u32 floor[2];		/* spans below here were evicted */
+	u8 n[2];		/* entries used per direction */
+	u8 ch[2][2];		/* the two span chars per direction, 0=free */
+	u16 off[SG_J_TOTAL];	/* span start - base */
+	u16 len[SG_J_TOTAL];	/* span length | SG_J_ALT */
+};
+
+/*
+ * Copy of the client's unacknowledged command bytes, as runs of
+ * contiguous sequence numbers stored one after another in a circular
+ * byte buffer. A new segment's command bytes are staged in the free
+ * space while it is inspected and become a run when it commits.
+ */
+#define SG_RING_RUNS	6
+#define SG_RING		(SG_CONN_SIZE_MAX - SG_STATE_SIZE - \
+			 sizeof(struct sg_journal) - 4 * SG_RING_RUNS - \
+			 2 * SG_RING_RUNS - 16)
+
+struct sg_stream {
+	struct sg_journal j;
+	u32 run_seq[SG_RING_RUNS];
+	u16 run_len[SG_RING_RUNS];
+	u32 uv_lo, uv_hi;	/* command bytes not copied (uv_lo == uv_hi: none) */
+	u16 rhead;		/* ring index of the first stored byte */
+	u16 rused;		/* bytes stored */
+	u8 rn;			/* runs used */
+	u8 pad[3];
+	u8 ring[SG_RING];
+};
+
+SG_STATIC_ASSERT(sizeof(struct sg_conn_state) <= SG_STATE_SIZE,
+		 "engine state must fit in struct sg_state");
+SG_STATIC_ASSERT(SG_STATE_SIZE + sizeof(struct sg_stream) <=
+		 sizeof(struct sg_conn),
+		 "engine state and stream copy must fit in struct sg_conn");
+SG_STATIC_ASSERT(SG_RING >= 256 && SG_RING < 0x8000, "ring size");
 
 /* Per-segment private flags (seg->sflags) */
 #define SEG_GAP		0x01	/* starts after next_seq: hold */
@@ -164,10 +220,31 @@ SG_STATIC_ASSERT(sizeof(struct sg_conn_state) <= sizeof(struct sg_conn),
 #define SEG_OVERFLOW	0x04	/* more new spans than can be reported */
 #define SEG_OPAQUE	0x08	/* nothing to inspect */
 #define SEG_RWLIMIT	0x10	/* new spans did not fit the journal */
+#define SEG_DESYNC	0x20	/* desync already reported */
+#define SEG_NOFEED	0x40	/* payload never consumed (RST) */
+
+/* More per-segment flags (seg->sflags2) */
+#define SEG2_TS		0x01	/* tsval valid */
+#define SEG2_PAWS	0x02	/* PAWS would discard it */
+#define SEG2_STAGING	0x08	/* command bytes being staged */
+#define SEG2_RING_OVER	0x10	/* staged bytes did not fit the ring */
+#define SEG2_CMD	0x20	/* new command bytes; cmd_end valid */
+#define SEG2_STARTED	0x40	/* the direction's first byte or SYN */
+
+/* Values of a desync event: what could not be established. */
+#define SG_DESYNC_CONTENT	1	/* re-sent command bytes differ */
+#define SG_DESYNC_UNCOPIED	2	/* re-sent command bytes not kept */
+#define SG_DESYNC_EOD		3	/* re-sent DATA ends DATA */
+#define SG_DESYNC_MASKS		4	/* re-sent reply older than its masks */
 
 static inline struct sg_conn_state *W(struct sg_seg *seg)
 {
 	return (struct sg_conn_state *)&seg->work;
+}
+
+static inline struct sg_stream *SM(const struct sg_seg *seg)
+{
+	return (struct sg_stream *)((u8 *)seg->conn + SG_STATE_SIZE);
 }
 
 static inline s32 sg_seq_diff(u32 a, u32 b)
@@ -312,6 +389,14 @@ bool sg_conn_picking_up(const struct sg_conn *conn)
 		(F_PICKUP_S | F_PICKUP_C);
 }
 
+bool sg_conn_rst_exact(const struct sg_conn *conn, enum sg_dir dir, u32 seq)
+{
+	const struct sg_conn_state *s = (const struct sg_conn_state *)conn;
+	u8 started = dir == SG_DIR_CLIENT ? F_STARTED_C : F_STARTED_S;
+
+	return (s->flags & started) && seq == s->next_seq[dir];
+}
+
 /* ------------------------------------------------------------------ */
 /* Results: verdicts, events, spans                                   */
 /* ------------------------------------------------------------------ */
@@ -340,6 +425,28 @@ static struct sg_event *sg_event(struct sg_seg *seg, u8 kind)
 	return ev;
 }
 
+/*
+ * The events array is full and a drop or reset must be reported: it
+ * replaces the newest event that is not itself a drop or reset, so the
+ * reason for ending the connection is never the one lost.
+ */
+static struct sg_event *sg_event_evict(struct sg_seg *seg)
+{
+	u32 i = seg->res.n_events;
+	struct sg_event *ev;
+
+	while (i--) {
+		ev = &seg->res.events[i];
+		if (ev->kind == SG_EV_VIOLATION && ev->action >= SG_A_DROP)
+			continue;
+		sg_bzero(ev, sizeof(*ev));
+		ev->kind = SG_EV_VIOLATION;
+		ev->dir = seg->dir;
+		return ev;
+	}
+	return NULL;
+}
+
 static inline u8 sg_action(const struct sg_seg *seg, u8 klass)
 {
 	u8 a = seg->pol->action[klass];
@@ -355,6 +462,8 @@ static u8 sg_report(struct sg_seg *seg, u8 klass, u8 a, u32 value, u32 limit,
 	u32 i;
 
 	ev = sg_event(seg, SG_EV_VIOLATION);
+	if (!ev && a >= SG_A_DROP)
+		ev = sg_event_evict(seg);
 	if (ev) {
 		ev->klass = klass;
 		ev->action = a;
@@ -1455,12 +1564,15 @@ static u32 sg_cli_tls_hello(struct sg_seg *seg, const u8 *p, u32 i, u32 n)
 	return n;
 }
 
+static void sg_ring_stage(struct sg_seg *seg, const u8 *p, u32 n, u32 seq);
+
 static void sg_cli(struct sg_seg *seg, const u8 *p, u32 n, u32 base)
 {
 	struct sg_conn_state *s = W(seg);
-	u32 i = 0;
+	u32 i = 0, i0;
 
 	while (i < n && !(seg->sflags & SEG_STOP)) {
+		i0 = i;
 		if (s->flags & F_TLS_WAIT) {
 			i = sg_cli_tls_hello(seg, p, i, n);
 			continue;
@@ -1481,8 +1593,13 @@ static void sg_cli(struct sg_seg *seg, const u8 *p, u32 n, u32 base)
 			break;
 		default:
 			i = sg_cli_cmd(seg, p, i, n, base);
+			seg->cmd_end = seg->seq + base + i;
+			seg->sflags2 |= SEG2_CMD | SEG2_STAGING;
 			break;
 		}
+		/* command bytes, and what follows them in this segment */
+		if (seg->sflags2 & SEG2_STAGING)
+			sg_ring_stage(seg, p + i0, i - i0, seg->seq + base + i0);
 	}
 }
 
@@ -1495,6 +1612,7 @@ static void sg_enter_data(struct sg_conn_state *s)
 	if (s->cmode != CM_CMD)
 		return;
 	s->cmode = CM_DATA;
+	s->data_lo = s->next_seq[SG_DIR_CLIENT];
 	s->ds = s->cst == CS_BOL && !s->line_len[0] ? DS_BOL : DS_MID;
 	s->line_len[0] = 0;
 	s->xflags &= (u8)~(X_CLINE_REP | X_BARE_REP | X_AESC);
@@ -1758,48 +1876,55 @@ static inline u32 sg_jcap(u8 dir)
 	return dir == SG_DIR_CLIENT ? SG_J_CLI : SG_J_SRV;
 }
 
-/* Forget the spans of @dir that the peer acknowledged. */
-static void sg_j_prune(struct sg_conn_state *s, u8 dir, u32 ack)
+static inline u32 sg_j_end(const struct sg_journal *j, u8 dir, u32 i)
+{
+	u32 f = sg_jfirst(dir);
+
+	return j->base[dir] + j->off[f + i] + (j->len[f + i] & SG_J_LEN_MAX);
+}
+
+/*
+ * Forget the leading spans of @dir that end at or below @upto (bytes
+ * the peer acknowledged): only when room is needed, since a peer whose
+ * ACK never reached the sender gets those bytes again. A re-sent byte
+ * below floor may have lost its mask.
+ */
+static void sg_j_evict(struct sg_journal *j, u8 dir, u32 upto)
 {
 	u32 f = sg_jfirst(dir), k = 0, i, delta;
-	u32 n = s->jn[dir];
+	u32 n = j->n[dir];
 
-	while (k < n) {
-		u32 end = s->jbase[dir] + s->joff[f + k] +
-			  (s->jlen[f + k] & SG_J_LEN_MAX);
-
-		if (sg_seq_diff(end, ack) > 0)
-			break;
+	while (k < n && sg_seq_diff(sg_j_end(j, dir, k), upto) <= 0)
 		k++;
-	}
 	if (!k)
 		return;
+	if (sg_seq_diff(sg_j_end(j, dir, k - 1), j->floor[dir]) > 0)
+		j->floor[dir] = sg_j_end(j, dir, k - 1);
 	n -= k;
+	j->n[dir] = (u8)n;
 	if (!n) {
-		s->jn[dir] = 0;
-		s->jch[dir][0] = 0;
-		s->jch[dir][1] = 0;
+		j->ch[dir][0] = 0;
+		j->ch[dir][1] = 0;
 		return;
 	}
-	delta = s->joff[f + k];
+	delta = j->off[f + k];
 	for (i = 0; i < n; i++) {
-		s->joff[f + i] = (u16)(s->joff[f + k + i] - delta);
-		s->jlen[f + i] = s->jlen[f + k + i];
+		j->off[f + i] = (u16)(j->off[f + k + i] - delta);
+		j->len[f + i] = j->len[f + k + i];
 	}
-	s->jbase[dir] += delta;
-	s->jn[dir] = (u8)n;
+	j->base[dir] += delta;
 }
 
 /* Spans the journal recorded for the retransmitted bytes [seq, seq+len). */
-static void sg_j_replay(struct sg_seg *seg, const struct sg_conn_state *s,
+static void sg_j_replay(struct sg_seg *seg, const struct sg_journal *j,
 			u32 seq, u32 len)
 {
 	u8 dir = seg->dir;
 	u32 f = sg_jfirst(dir), i;
 
-	for (i = 0; i < s->jn[dir]; i++) {
-		u32 a = s->jbase[dir] + s->joff[f + i];
-		u32 l = s->jlen[f + i] & SG_J_LEN_MAX;
+	for (i = 0; i < j->n[dir]; i++) {
+		u32 a = j->base[dir] + j->off[f + i];
+		u32 l = j->len[f + i] & SG_J_LEN_MAX;
 		s32 lo = sg_seq_diff(a, seq);
 		s32 hi = sg_seq_diff(a + l, seq);	/* u32: no signed overflow */
 		struct sg_span *sp;
@@ -1815,45 +1940,44 @@ static void sg_j_replay(struct sg_seg *seg, const struct sg_conn_state *s,
 		sp = &seg->res.spans[seg->res.n_spans++];
 		sp->off = (u32)lo;
 		sp->len = (u16)(hi - lo);
-		sp->ch = s->jch[dir][(s->jlen[f + i] & SG_J_ALT) ? 1 : 0];
+		sp->ch = j->ch[dir][(j->len[f + i] & SG_J_ALT) ? 1 : 0];
 		sp->pad = 0;
 	}
 	seg->n_replay = seg->res.n_spans;
 }
 
 /* Record one new span; false if the journal cannot hold it. */
-static bool sg_j_add(struct sg_conn_state *s, u8 dir, u32 seq, u32 len,
-		     u8 ch)
+static bool sg_j_add1(struct sg_journal *j, u8 dir, u32 seq, u32 len, u8 ch)
 {
 	u32 f = sg_jfirst(dir);
-	u32 n = s->jn[dir];
+	u32 n = j->n[dir];
 	u32 o, slot;
 
 	if (!n) {
-		s->jbase[dir] = seq;
-		s->jch[dir][0] = 0;
-		s->jch[dir][1] = 0;
+		j->base[dir] = seq;
+		j->ch[dir][0] = 0;
+		j->ch[dir][1] = 0;
 	}
-	if (s->jch[dir][0] == ch || !s->jch[dir][0])
+	if (j->ch[dir][0] == ch || !j->ch[dir][0])
 		slot = 0;
-	else if (s->jch[dir][1] == ch || !s->jch[dir][1])
+	else if (j->ch[dir][1] == ch || !j->ch[dir][1])
 		slot = 1;
 	else
 		return false;
-	if (sg_seq_diff(seq, s->jbase[dir]) < 0)
+	if (sg_seq_diff(seq, j->base[dir]) < 0)
 		return false;
-	o = seq - s->jbase[dir];
+	o = seq - j->base[dir];
 	while (len) {
 		u32 l = len > SG_J_LEN_MAX ? SG_J_LEN_MAX : len;
 		u16 tag = slot ? SG_J_ALT : 0;
 
 		if (n) {
-			u32 lo = s->joff[f + n - 1];
-			u32 ll = s->jlen[f + n - 1] & SG_J_LEN_MAX;
+			u32 lo = j->off[f + n - 1];
+			u32 ll = j->len[f + n - 1] & SG_J_LEN_MAX;
 
-			if ((s->jlen[f + n - 1] & SG_J_ALT) == tag &&
+			if ((j->len[f + n - 1] & SG_J_ALT) == tag &&
 			    lo + ll == o && ll + l <= SG_J_LEN_MAX) {
-				s->jlen[f + n - 1] = (u16)((ll + l) | tag);
+				j->len[f + n - 1] = (u16)((ll + l) | tag);
 				o += l;
 				len -= l;
 				continue;
@@ -1861,30 +1985,344 @@ static bool sg_j_add(struct sg_conn_state *s, u8 dir, u32 seq, u32 len,
 		}
 		if (n >= sg_jcap(dir) || o + l > 0xffff)
 			return false;
-		s->joff[f + n] = (u16)o;
-		s->jlen[f + n] = (u16)(l | tag);
+		j->off[f + n] = (u16)o;
+		j->len[f + n] = (u16)(l | tag);
 		n++;
-		s->jn[dir] = (u8)n;
+		j->n[dir] = (u8)n;
 		o += l;
 		len -= l;
 	}
-	s->jch[dir][slot] = ch;
+	j->ch[dir][slot] = ch;
 	return true;
+}
+
+/*
+ * Record the segment's new spans in @j (a copy; the caller commits it).
+ * Acknowledged spans make room first. 0: recorded; 1: no room while
+ * unacked spans remain (wait for the ACK); 2: no room at all.
+ */
+static int sg_j_add(struct sg_seg *seg, struct sg_journal *j, u32 acked)
+{
+	const struct sg_result *r = &seg->res;
+	struct sg_journal save;
+	u8 dir = seg->dir;
+	u32 i;
+	int pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		save = *j;
+		for (i = seg->n_replay; i < r->n_spans; i++)
+			if (!sg_j_add1(j, dir, seg->seq + r->spans[i].off,
+				       r->spans[i].len, r->spans[i].ch))
+				break;
+		if (i == r->n_spans)
+			return 0;
+		*j = save;
+		if (pass == 0)
+			sg_j_evict(j, dir, acked);
+	}
+	return j->n[dir] ? 1 : 2;
+}
+
+/* ------------------------------------------------------------------ */
+/* Copy of unacknowledged client command bytes                        */
+/* ------------------------------------------------------------------ */
+
+static inline u32 sg_ring_at(const struct sg_stream *m, u32 k)
+{
+	u32 i = (u32)m->rhead + k;
+
+	return i >= SG_RING ? i - SG_RING : i;
+}
+
+/* Copy new client bytes at @seq into the ring's free space. */
+static void sg_ring_stage(struct sg_seg *seg, const u8 *p, u32 n, u32 seq)
+{
+	struct sg_stream *m = SM(seg);
+	u32 room, k, at;
+
+	if (seg->sflags2 & SEG2_RING_OVER)
+		return;
+	if (!seg->staged)
+		seg->stage_seq = seq;
+	room = SG_RING - m->rused - seg->staged;
+	if (n > room) {
+		seg->sflags2 |= SEG2_RING_OVER;
+		n = room;
+	}
+	at = sg_ring_at(m, (u32)m->rused + seg->staged);
+	k = SG_RING - at < n ? SG_RING - at : n;	/* up to the wrap */
+	__builtin_memcpy(m->ring + at, p, k);
+	__builtin_memcpy(m->ring, p + k, n - k);
+	seg->staged = (u16)(seg->staged + n);
+}
+
+/* The server acknowledged client bytes below @ack: they need no copy. */
+static void sg_ring_ack(struct sg_stream *m, u32 ack)
+{
+	u32 i, k;
+	s32 d;
+
+	while (m->rn) {
+		d = sg_seq_diff(ack, m->run_seq[0]);
+		if (d <= 0)
+			break;
+		k = (u32)d < m->run_len[0] ? (u32)d : m->run_len[0];
+		m->rhead = (u16)sg_ring_at(m, k);
+		m->rused = (u16)(m->rused - k);
+		if (k < m->run_len[0]) {
+			m->run_seq[0] += k;
+			m->run_len[0] = (u16)(m->run_len[0] - k);
+			break;
+		}
+		for (i = 1; i < m->rn; i++) {
+			m->run_seq[i - 1] = m->run_seq[i];
+			m->run_len[i - 1] = m->run_len[i];
+		}
+		m->rn--;
+	}
+	if (!m->rn)
+		m->rhead = 0;
+	if (m->uv_lo != m->uv_hi) {
+		if (sg_seq_diff(ack, m->uv_hi) >= 0)
+			m->uv_lo = m->uv_hi;
+		else if (sg_seq_diff(ack, m->uv_lo) > 0)
+			m->uv_lo = ack;
+	}
+}
+
+/*
+ * Whether the staged bytes can be committed: 0 yes; 1 they need room
+ * that unacknowledged copies hold (wait for the server's ACK).
+ */
+static int sg_ring_check(const struct sg_seg *seg)
+{
+	const struct sg_stream *m = SM(seg);
+	bool pending = m->rused || m->uv_lo != m->uv_hi;
+	bool joins = m->rn && m->run_seq[m->rn - 1] + m->run_len[m->rn - 1] ==
+			      seg->stage_seq;
+
+	if ((seg->sflags2 & SEG2_RING_OVER) && pending)
+		return 1;
+	if (!joins && m->rn >= SG_RING_RUNS)
+		return 1;
+	return 0;
+}
+
+static void sg_ring_commit(struct sg_seg *seg)
+{
+	struct sg_stream *m = SM(seg);
+	u32 end;
+
+	if (!(seg->sflags2 & SEG2_STAGING))
+		return;
+	if (seg->staged) {
+		if (m->rn && m->run_seq[m->rn - 1] + m->run_len[m->rn - 1] ==
+			     seg->stage_seq) {
+			m->run_len[m->rn - 1] =
+				(u16)(m->run_len[m->rn - 1] + seg->staged);
+		} else {
+			m->run_seq[m->rn] = seg->stage_seq;
+			m->run_len[m->rn] = seg->staged;
+			m->rn++;
+		}
+		m->rused = (u16)(m->rused + seg->staged);
+	}
+	/* command bytes past the copy: their re-sent form cannot be checked */
+	end = seg->stage_seq + seg->staged;
+	if ((seg->sflags2 & (SEG2_RING_OVER | SEG2_CMD)) ==
+	    (SEG2_RING_OVER | SEG2_CMD) &&
+	    sg_seq_diff(seg->cmd_end, end) > 0) {
+		m->uv_lo = end;
+		m->uv_hi = seg->cmd_end;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Re-sent bytes                                                      */
+/* ------------------------------------------------------------------ */
+
+static void sg_desync(struct sg_seg *seg, u32 why)
+{
+	if (seg->sflags & SEG_DESYNC)
+		return;
+	seg->sflags |= SEG_DESYNC;
+	sg_violate(seg, SG_C_DESYNC, why, 0, NULL, 0);
+}
+
+/*
+ * DATA guard states (seg->rstate); RG_ASSUMED: the line start is only
+ * assumed, from a LF at the edge of the range.
+ */
+enum {
+	RG_EDGE, RG_MID, RG_BREAK, RG_CR, RG_BOL, RG_DOT, RG_BOL_DOT,
+	RG_BOL_DOT_CR
+};
+
+#define RG_ASSUMED	0x80
+
+/*
+ * Re-sent DATA body bytes, for which no copy is kept: they must not hold
+ * an end of data (CRLF "." CRLF: desync) or another "." between
+ * line-break bytes (smuggling), whatever the first copy held. A shape
+ * cut by the edge of the re-sent range is not seen: the first copy may
+ * have ended its segment there (the model's stated limit). A LF at the
+ * edge may end a CRLF or be bare: an end of data from it is reported as
+ * smuggling, the class both forms fall in when they are new.
+ */
+static void sg_resent_data(struct sg_seg *seg, const u8 *p, u32 n, u32 q)
+{
+	const struct sg_conn_state *s = W(seg);
+	u8 st = seg->rstate & 0x7f, as = seg->rstate & RG_ASSUMED;
+	u32 i;
+
+	for (i = 0; i < n && !(seg->sflags & SEG_STOP); i++, q++) {
+		u8 c = p[i];
+
+		if (q == s->data_lo) {
+			st = RG_BOL;	/* the body starts at a line start */
+			as = 0;
+		}
+		if (st == RG_BOL_DOT_CR) {
+			if (c == '\n' && !as)
+				sg_desync(seg, SG_DESYNC_EOD);
+			else
+				sg_smuggle(seg, '.');
+		} else if (st == RG_DOT && (c == '\r' || c == '\n')) {
+			sg_smuggle(seg, '.');
+		} else if (st == RG_BOL_DOT && c == '\n') {
+			sg_smuggle(seg, '.');
+		}
+		if (c == '\r' && st == RG_BOL_DOT) {
+			st = RG_BOL_DOT_CR;
+			continue;
+		}
+		if (c == '.' && st == RG_BOL) {
+			st = RG_BOL_DOT;
+			continue;
+		}
+		as = 0;
+		if (c == '\r')
+			st = RG_CR;
+		else if (c == '\n' && st == RG_EDGE)
+			st = RG_BOL, as = RG_ASSUMED;
+		else if (c == '\n')
+			st = st == RG_CR ? RG_BOL : RG_BREAK;
+		else if (c == 0)
+			st = RG_BREAK;
+		else if (c == '.' && (st == RG_BREAK || st == RG_CR))
+			st = RG_DOT;
+		else
+			st = RG_MID;
+	}
+	seg->rstate = st | as;
+}
+
+/*
+ * Client bytes p[0..n) at @q, all below next_seq: bytes the server
+ * acknowledged are its own business (it drops them); command bytes must
+ * equal the copy; bytes never copied are a desync; DATA body bytes go
+ * through sg_resent_data().
+ */
+static void sg_resent_cli(struct sg_seg *seg, const u8 *p, u32 n, u32 q)
+{
+	const struct sg_conn_state *s = W(seg);
+	const struct sg_stream *m = SM(seg);
+	u32 k, i, r, base;
+
+	if (sg_seq_diff(q, s->acked[SG_DIR_CLIENT]) < 0) {
+		k = (u32)sg_seq_diff(s->acked[SG_DIR_CLIENT], q);
+		if (k >= n)
+			return;
+		p += k;
+		n -= k;
+		q += k;
+		seg->rstate = RG_EDGE;
+	}
+	while (n && !(seg->sflags & SEG_STOP)) {
+		u32 next = q + n;	/* end of this piece */
+
+		for (r = 0, base = 0; r < m->rn; base += m->run_len[r], r++) {
+			s32 lo = sg_seq_diff(q, m->run_seq[r]);
+
+			if (lo >= 0 && lo < (s32)m->run_len[r])
+				break;	/* q inside run r */
+			if (lo < 0 && sg_seq_diff(m->run_seq[r], next) < 0)
+				next = m->run_seq[r];
+		}
+		if (r < m->rn) {
+			u32 lo = q - m->run_seq[r];
+
+			k = m->run_len[r] - lo;
+			if (k > n)
+				k = n;
+			for (i = 0; i < k; i++)
+				if (m->ring[sg_ring_at(m, base + lo + i)] != p[i])
+					break;
+			if (i < k)
+				sg_desync(seg, SG_DESYNC_CONTENT);
+			seg->rstate = RG_EDGE;
+		} else if (m->uv_lo != m->uv_hi &&
+			   sg_seq_diff(q, m->uv_lo) >= 0 &&
+			   sg_seq_diff(q, m->uv_hi) < 0) {
+			sg_desync(seg, SG_DESYNC_UNCOPIED);
+			k = n;
+		} else {
+			if (m->uv_lo != m->uv_hi &&
+			    sg_seq_diff(m->uv_lo, q) > 0 &&
+			    sg_seq_diff(m->uv_lo, next) < 0)
+				next = m->uv_lo;
+			k = next - q;
+			if (s->cmode == CM_DATA && !(s->flags & F_PICKUP_C) &&
+			    sg_seq_diff(q, s->data_lo) >= 0)
+				sg_resent_data(seg, p, k, q);
+			else
+				seg->rstate = RG_EDGE;
+		}
+		p += k;
+		n -= k;
+		q += k;
+	}
+}
+
+static void sg_resent(struct sg_seg *seg, const u8 *p, u32 n, u32 off)
+{
+	const struct sg_conn_state *s = W(seg);
+	u32 q = seg->seq + off;
+
+	if ((seg->sflags & SEG_OPAQUE) || (s->flags & F_OPAQUE))
+		return;
+	if (seg->dir == SG_DIR_CLIENT) {
+		sg_resent_cli(seg, p, n, q);
+		return;
+	}
+	/* the server re-sends its own bytes; their masks must be known */
+	if (sg_seq_diff(q, SM(seg)->j.floor[SG_DIR_SERVER]) < 0)
+		sg_desync(seg, SG_DESYNC_MASKS);
 }
 
 /* ------------------------------------------------------------------ */
 /* Segments                                                           */
 /* ------------------------------------------------------------------ */
 
+static void sg_dir_start(struct sg_conn_state *s, u8 dir, u32 seq)
+{
+	s->next_seq[dir] = seq;
+	s->acked[dir] = seq;
+	s->flags |= dir == SG_DIR_CLIENT ? F_STARTED_C : F_STARTED_S;
+}
+
 void sg_seg_begin(struct sg_seg *seg, struct sg_conn *conn,
 		  const struct sg_policy *pol, enum sg_dir dir,
 		  u32 seq, u32 len, u32 ack, u8 tcp_flags)
 {
 	struct sg_conn_state *s;
+	struct sg_stream *m = (struct sg_stream *)((u8 *)conn + SG_STATE_SIZE);
 	u8 started = dir == SG_DIR_CLIENT ? F_STARTED_C : F_STARTED_S;
+	u8 fin = dir == SG_DIR_CLIENT ? ST_FIN_C : ST_FIN_S;
 	s32 rel;
 
-	seg->work = *conn;
+	__builtin_memcpy(&seg->work, conn, sizeof(seg->work));
 	seg->conn = conn;
 	seg->pol = pol;
 	seg->pos = 0;
@@ -1893,6 +2331,13 @@ void sg_seg_begin(struct sg_seg *seg, struct sg_conn *conn,
 	seg->dir = (u8)dir;
 	seg->flags = tcp_flags;
 	seg->sflags = 0;
+	seg->sflags2 = 0;
+	seg->rstate = RG_EDGE;
+	seg->staged = 0;
+	seg->stage_seq = 0;
+	seg->cmd_end = 0;
+	seg->ack = ack;
+	seg->tsval = 0;
 	seg->n_replay = 0;
 	/* spans and events are written whole when they are added */
 	seg->res.verdict = SG_V_PASS;
@@ -1917,24 +2362,37 @@ void sg_seg_begin(struct sg_seg *seg, struct sg_conn *conn,
 			s->snode = SG_TRIE_DEAD;
 	}
 
-	/* The ACK releases the peer direction's journal. */
-	if (tcp_flags & SG_TCP_ACK)
-		sg_j_prune(s, (u8)(dir ^ 1), ack);
-
+	seg->seq = seq;
+	/* A receiver never reads RST payload (RFC 5961, RFC 9293 3.5.3). */
+	if (tcp_flags & SG_TCP_RST) {
+		seg->sflags |= SEG_NOFEED;
+		return;
+	}
 	if (tcp_flags & SG_TCP_SYN) {
 		seq++;		/* payload (TFO) follows the SYN */
+		seg->seq = seq;
+		if (len) {
+			/*
+			 * SYN payload: discarded in an established connection
+			 * (challenge ACK) and by a server without a Fast Open
+			 * cookie; never consumed. The SYN is dropped: a Fast
+			 * Open client sends it again without data.
+			 */
+			seg->sflags |= SEG_GAP;
+			sg_verdict(seg, SG_V_HOLD);
+			return;
+		}
 		if (!(s->flags & started)) {
-			s->next_seq[dir] = seq;
-			s->flags |= started;
+			sg_dir_start(s, (u8)dir, seq);
+			seg->sflags2 |= SEG2_STARTED;
 		}
 	}
-	seg->seq = seq;
 	if (!len)
 		return;
 	if (!(s->flags & started)) {
 		/* First bytes of a direction whose SYN we did not see. */
-		s->next_seq[dir] = seq;
-		s->flags |= started;
+		sg_dir_start(s, (u8)dir, seq);
+		seg->sflags2 |= SEG2_STARTED;
 	}
 	if ((s->flags & (F_PICKUP_S | F_PICKUP_C)) &&
 	    !(s->flags & F_PICKUP_EV)) {
@@ -1948,19 +2406,53 @@ void sg_seg_begin(struct sg_seg *seg, struct sg_conn *conn,
 			sg_violate(seg, SG_C_PICKUP, 0, 0, NULL, 0);
 	}
 	rel = sg_seq_diff(seq, s->next_seq[dir]);
+	/* Bytes past a FIN: a receiver that took the FIN drops them. */
+	if ((s->stream & fin) && !(s->flags & F_OPAQUE) &&
+	    sg_seq_diff(seq + len, s->fin_seq[dir]) > 0) {
+		seg->sflags |= SEG_GAP;
+		sg_verdict(seg, SG_V_HOLD);
+		return;
+	}
 	if (rel > 0) {
-		if (!(s->flags & F_OPAQUE)) {
-			seg->sflags |= SEG_GAP;
+		/* a gap: held; in TLS passed, but never counted as new */
+		seg->sflags |= SEG_GAP;
+		if (!(s->flags & F_OPAQUE))
 			sg_verdict(seg, SG_V_HOLD);
-		}
 		return;
 	}
 	if (rel < 0) {
 		seg->skip = -(u32)rel < len ? -(u32)rel : len;	/* rel may be INT_MIN */
-		sg_j_replay(seg, s, seq, seg->skip);
+		sg_j_replay(seg, &m->j, seq, seg->skip);
 	}
 	if (s->flags & F_OPAQUE)
 		seg->sflags |= SEG_OPAQUE;
+}
+
+/*
+ * PAWS (RFC 7323 5.3, as Linux's tcp_paws_discard() with its 1-tick
+ * window): a TSval older than the newest one seen in order means the
+ * receiver discards the segment, so it is neither consumed nor passed.
+ * ts_recent is at least the receiver's, so this drops a superset of what
+ * the receiver drops; a sender's own TSvals only grow, so its segments
+ * are never dropped. A pure ACK passes (reordered ACKs carry old
+ * TSvals), but its ACK is not believed.
+ */
+void sg_seg_timestamp(struct sg_seg *seg, u32 tsval)
+{
+	const struct sg_conn_state *s = W(seg);
+	u8 has = seg->dir == SG_DIR_CLIENT ? ST_TS_C : ST_TS_S;
+
+	seg->tsval = tsval;
+	seg->sflags2 |= SEG2_TS;
+	if ((seg->flags & (SG_TCP_RST | SG_TCP_SYN)) || !(s->stream & has) ||
+	    (s->flags & F_OPAQUE) ||
+	    sg_seq_diff(s->ts_recent[seg->dir], tsval) <= 1)
+		return;
+	seg->sflags2 |= SEG2_PAWS;
+	if (seg->len) {
+		seg->sflags |= SEG_GAP;
+		sg_verdict(seg, SG_V_HOLD);
+	}
 }
 
 void sg_seg_feed(struct sg_seg *seg, const u8 *data, u32 n)
@@ -1971,12 +2463,13 @@ void sg_seg_feed(struct sg_seg *seg, const u8 *data, u32 n)
 	if (n > seg->len - seg->pos)
 		n = seg->len - seg->pos;	/* never past the announced end */
 	seg->pos += n;
-	if (seg->sflags & (SEG_GAP | SEG_STOP))
+	if (seg->sflags & (SEG_GAP | SEG_STOP | SEG_NOFEED))
 		return;
 	if (start < seg->skip) {
 		u32 k = seg->skip - start;
 
-		if (k >= n)
+		sg_resent(seg, data, k < n ? k : n, start);
+		if (k >= n || (seg->sflags & SEG_STOP))
 			return;
 		data += k;
 		n -= k;
@@ -1992,34 +2485,112 @@ void sg_seg_feed(struct sg_seg *seg, const u8 *data, u32 n)
 		sg_srv(seg, data, n, start);
 }
 
+/*
+ * Whether a passed segment needs more than its ACK recorded: flags other
+ * than ACK, a timestamp, staged bytes, a new direction, an ACK that
+ * releases copies of client bytes, or a peer direction not started.
+ */
+static inline bool unlikely_stream(const struct sg_seg *seg)
+{
+	const struct sg_conn_state *s = (const struct sg_conn_state *)&seg->work;
+	u8 pstarted = seg->dir == SG_DIR_CLIENT ? F_STARTED_S : F_STARTED_C;
+
+	return seg->flags != SG_TCP_ACK || seg->sflags2 ||
+	       seg->dir == SG_DIR_SERVER || !(s->flags & pstarted);
+}
+
+/* What a passed segment teaches about the other direction and itself. */
+static void sg_seg_commit_stream(struct sg_seg *seg)
+{
+	struct sg_conn_state *s = W(seg);
+	struct sg_stream *m = SM(seg);
+	u8 dir = seg->dir, peer = dir ^ 1;
+	u8 pstarted = peer == SG_DIR_CLIENT ? F_STARTED_C : F_STARTED_S;
+	u8 started = dir == SG_DIR_CLIENT ? F_STARTED_C : F_STARTED_S;
+	u8 ts = dir == SG_DIR_CLIENT ? ST_TS_C : ST_TS_S;
+	u8 fin = dir == SG_DIR_CLIENT ? ST_FIN_C : ST_FIN_S;
+	u32 a = seg->ack;
+
+	if (seg->flags & SG_TCP_RST)
+		return;
+	/* nothing before a direction's first byte was ever masked */
+	if ((seg->sflags2 & SEG2_STARTED) && !m->j.n[dir])
+		m->j.floor[dir] = s->next_seq[dir] - seg->res.new_bytes;
+	/*
+	 * The ACK: the peer's bytes below it need no copy and may lose
+	 * their journal entries when room is needed.
+	 */
+	if ((seg->flags & SG_TCP_ACK) && !(seg->sflags2 & SEG2_PAWS) &&
+	    (s->flags & pstarted)) {
+		if (sg_seq_diff(a, s->next_seq[peer]) > 0)
+			a = s->next_seq[peer];
+		if (sg_seq_diff(a, s->acked[peer]) > 0) {
+			s->acked[peer] = a;
+			if (peer == SG_DIR_CLIENT)
+				sg_ring_ack(m, a);
+		}
+	}
+	if ((seg->sflags2 & (SEG2_TS | SEG2_PAWS)) == SEG2_TS &&
+	    (!(s->stream & ts) ||
+	     sg_seq_diff(seg->tsval, s->ts_recent[dir]) > 0)) {
+		s->ts_recent[dir] = seg->tsval;
+		s->stream |= ts;
+	}
+	if ((seg->flags & SG_TCP_FIN) && !(s->stream & fin) &&
+	    (s->flags & started)) {
+		s->fin_seq[dir] = seg->seq + seg->len;
+		s->stream |= fin;
+	}
+	if (dir == SG_DIR_CLIENT)
+		sg_ring_commit(seg);
+}
+
 enum sg_verdict sg_seg_end(struct sg_seg *seg)
 {
 	struct sg_conn_state *s = W(seg);
+	struct sg_stream *m = SM(seg);
 	struct sg_result *r = &seg->res;
+	struct sg_journal j;
 	u8 dir = seg->dir;
-	bool had = s->jn[dir] != 0;
-	bool ok = true;
-	u32 i;
+	bool jnew = false;
+	int ok;
 
+	if (r->verdict == SG_V_PASS && (seg->sflags2 & SEG2_STAGING) &&
+	    sg_ring_check(seg))
+		sg_verdict(seg, SG_V_HOLD);	/* copies full: wait for ACKs */
 	if (r->verdict == SG_V_PASS && r->n_spans > seg->n_replay) {
-		if (seg->sflags & SEG_OVERFLOW)
-			ok = false;
-		for (i = seg->n_replay; ok && i < r->n_spans; i++)
-			ok = sg_j_add(s, dir, seg->seq + r->spans[i].off,
-				      r->spans[i].len, r->spans[i].ch);
-		if (!ok) {
+		j = m->j;
+		if (seg->sflags & SEG_OVERFLOW) {
+			sg_j_evict(&j, dir, s->acked[dir]);
+			ok = j.n[dir] ? 1 : 2;
+		} else {
+			ok = sg_j_add(seg, &j, s->acked[dir]);
+		}
+		if (ok == 1) {
 			seg->sflags |= SEG_RWLIMIT;
-			if (had)
-				sg_verdict(seg, SG_V_HOLD);
-			else
-				sg_violate(seg, SG_C_REWRITE_LIMIT,
-					   r->n_spans - seg->n_replay,
-					   sg_jcap(dir), NULL, 0);
+			sg_verdict(seg, SG_V_HOLD);
+		} else if (ok == 2) {
+			seg->sflags |= SEG_RWLIMIT;
+			sg_violate(seg, SG_C_REWRITE_LIMIT,
+				   r->n_spans - seg->n_replay, sg_jcap(dir),
+				   NULL, 0);
+		} else {
+			jnew = true;
 		}
 	}
-	if (r->verdict == SG_V_PASS)
-		*seg->conn = seg->work;
-	else
+	if (r->verdict == SG_V_PASS) {
+		if (jnew)
+			m->j = j;
+		if (unlikely_stream(seg)) {
+			sg_seg_commit_stream(seg);
+		} else if (sg_seq_diff(seg->ack, s->acked[dir ^ 1]) > 0 &&
+			   sg_seq_diff(seg->ack, s->next_seq[dir ^ 1]) <= 0) {
+			/* the common case: an in-order data segment's ACK */
+			s->acked[dir ^ 1] = seg->ack;
+		}
+		__builtin_memcpy(seg->conn, &seg->work, sizeof(seg->work));
+	} else {
 		r->new_bytes = 0;
+	}
 	return (enum sg_verdict)r->verdict;
 }

@@ -9,6 +9,7 @@
  *
  * Per segment:
  *	sg_seg_begin(&seg, conn, policy, dir, seq, len, ack, tcp_flags);
+ *	sg_seg_timestamp(&seg, tsval);	   (if the segment has a TCP TSopt)
  *	sg_seg_feed(&seg, chunk, n);	   (repeat: consecutive payload chunks)
  *	verdict = sg_seg_end(&seg);
  * then apply seg.res.spans[] to the payload (offsets from the segment's
@@ -17,13 +18,22 @@
  * held, dropped or reset segment leaves @conn as it was, so its
  * retransmission is judged afresh.
  *
- * Guarantees (proved by tests/fuzz):
+ * Guarantees (proved by tests/fuzz; the stream model and its limits are
+ * in doc/stream-model.md):
  *  - spans never change the length of the stream;
  *  - the bytes of the stream after rewriting are the same however the
  *    stream is cut into segments and whatever is retransmitted, as long
  *    as retransmitted bytes lie at or above the peer's last ACK;
  *  - a verb that the policy does not allow never reaches the server
- *    whole at the start of a command line.
+ *    whole at the start of a command line;
+ *  - payload a Linux receiver would discard (SYN and RST payload, data
+ *    past a FIN, a segment PAWS rejects) is never consumed;
+ *  - re-sent client command bytes that differ from the inspected copy,
+ *    and re-sent DATA that forms an end-of-data shape, are a desync
+ *    violation, never passed as inspected.
+ *
+ * The caller clears the urgent flag and pointer of every segment it
+ * passes, so the receiver reads the urgent byte inline, as the engine did.
  */
 #ifndef SMTPGUARD_ENGINE_H
 #define SMTPGUARD_ENGINE_H
@@ -79,7 +89,10 @@ struct sg_event {
 };
 
 #define SG_SPANS_MAX	32	/* rewrites reported for one segment */
-#define SG_EVENTS_MAX	8	/* events reported for one segment */
+/* Events reported for one segment; past it a drop or reset replaces the
+ * newest other event.
+ */
+#define SG_EVENTS_MAX	16
 
 struct sg_result {
 	u8 verdict;		/* enum sg_verdict, valid after sg_seg_end() */
@@ -93,11 +106,19 @@ struct sg_result {
 
 /*
  * Per-connection state, both directions. Layout is private to engine.c;
- * its size is fixed here so callers can embed or slab-allocate it.
+ * its size is fixed here so callers can embed or slab-allocate it. The
+ * first SG_STATE_SIZE bytes are the lexer state, copied per segment and
+ * committed on SG_V_PASS; the rest (rewrite journal, copy of unacked
+ * command bytes) is only written at commit, or in its free space.
  */
-#define SG_CONN_SIZE_MAX	128
+#define SG_CONN_SIZE_MAX	704
+#define SG_STATE_SIZE		128
 struct sg_conn {
 	u64 opaque[SG_CONN_SIZE_MAX / 8];
+};
+
+struct sg_state {
+	u64 opaque[SG_STATE_SIZE / 8];
 };
 
 /* Start a connection. @pickup: first seen mid-stream (e.g. synced by
@@ -109,9 +130,14 @@ void sg_conn_init(struct sg_conn *conn, bool pickup);
 bool sg_conn_opaque(const struct sg_conn *conn);
 /* Whether the connection is still resynchronising after a pickup. */
 bool sg_conn_picking_up(const struct sg_conn *conn);
+/*
+ * Whether an RST at @seq from @dir is at the exact next sequence number,
+ * so a Linux receiver accepts it (RFC 5961) and the connection is over.
+ */
+bool sg_conn_rst_exact(const struct sg_conn *conn, enum sg_dir dir, u32 seq);
 
 struct sg_seg {
-	struct sg_conn work;	/* working copy; committed on SG_V_PASS */
+	struct sg_state work;	/* working copy; committed on SG_V_PASS */
 	struct sg_conn *conn;
 	const struct sg_policy *pol;
 	u32 pos;		/* payload bytes fed so far */
@@ -123,12 +149,21 @@ struct sg_seg {
 	u8 sflags;		/* per-segment state bits */
 	u8 n_replay;		/* leading spans replayed from the journal */
 	u32 seq;		/* sequence number of payload byte 0 */
+	u32 ack;		/* @ack of sg_seg_begin */
+	u32 tsval;		/* TSopt value, with SEG_TS in sflags2 */
+	u32 stage_seq;		/* sequence number of the first staged byte */
+	u32 cmd_end;		/* after the last new command byte */
+	u16 staged;		/* command bytes copied to the ring's free space */
+	u8 sflags2;		/* more per-segment state bits */
+	u8 rstate;		/* DATA guard over re-sent bytes */
 	struct sg_result res;
 };
 
 void sg_seg_begin(struct sg_seg *seg, struct sg_conn *conn,
 		  const struct sg_policy *pol, enum sg_dir dir,
 		  u32 seq, u32 len, u32 ack, u8 tcp_flags);
+/* The segment's TCP timestamp value (RFC 7323), for PAWS. */
+void sg_seg_timestamp(struct sg_seg *seg, u32 tsval);
 void sg_seg_feed(struct sg_seg *seg, const u8 *data, u32 n);
 enum sg_verdict sg_seg_end(struct sg_seg *seg);
 

@@ -34,6 +34,20 @@
  *     replies, for the bytes the engine passed before any reset -- when
  *     the policy masks verbs and logs none of the classes that let the
  *     engine's reading and a server's part.
+ *
+ * Attacker run (doc/stream-model.md): client segments are sometimes lost
+ * past the gateway (as a TTL expiry or loss would make the server discard
+ * them) and re-sent with other bytes (a verb, an end of data); SYN and
+ * RST segments carry payload; segments come with sequence numbers about
+ * 2^31 away. A receiver model rebuilds what the server reads, by Linux's
+ * rules: no SYN or RST payload, in-order bytes from rcv_nxt on, bytes out
+ * of order may be replaced by a later copy until the hole is filled.
+ *  7. a SYN with payload is held, an RST's payload never consumed, a
+ *     segment 2^31-1 ahead held, one 2^31-1 behind never consumed;
+ *  8. the server's view, lexed by a fresh engine one byte per segment
+ *     with the transcript's replies, never has a disallowed dictionary
+ *     verb at a command-line start, unless the gateway reset first (then
+ *     the view ends there).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,6 +146,7 @@ struct run {
 	u32 acked[2];		/* last ACK the peer sent for each dir */
 	u8 *out[2];		/* output stream per direction */
 	u32 cap[2];
+	const u32 *srv_read;	/* attacker run: the server ACKs only this */
 };
 
 static u64 rng;
@@ -212,10 +227,14 @@ static int send_seg(struct run *r, int dir, const u8 *src, u32 off, u32 len,
 	u32 i;
 
 	for (tries = 0; tries < 2; tries++) {
+		u32 a = r->passed[peer];
+
+		if (dir == SG_DIR_SERVER && r->srv_read)
+			a = *r->srv_read;
 		memcpy(b, src + off, len);
 		sg_seg_begin(&seg, &r->conn, r->pol, dir,
 			     r->isn[dir] + 1 + off, len,
-			     r->isn[peer] + 1 + r->passed[peer], SG_TCP_ACK);
+			     r->isn[peer] + 1 + a, SG_TCP_ACK);
 		/* feed in two chunks when possible */
 		if (len > 2) {
 			sg_seg_feed(&seg, b, len / 2);
@@ -370,6 +389,234 @@ static void check_models(const struct sg_policy *p, const struct turn *t,
 	}
 }
 
+/* ---- attacker run: receiver model ---- */
+
+struct rcv {
+	u8 *buf;		/* what the server reads, by stream offset */
+	u8 *have;		/* byte present (in order or out of order) */
+	u32 nxt;		/* rcv_nxt, as an offset */
+	u32 cap;
+};
+
+/* A segment the server gets: bytes below rcv_nxt are final; later ones
+ * may be replaced by a later copy until the hole before them is filled. */
+static void rcv_deliver(struct rcv *rv, u32 off, const u8 *b, u32 len)
+{
+	u32 i;
+
+	for (i = 0; i < len && off + i < rv->cap; i++) {
+		if (off + i < rv->nxt)
+			continue;
+		rv->buf[off + i] = b[i];
+		rv->have[off + i] = 1;
+	}
+	while (rv->nxt < rv->cap && rv->have[rv->nxt])
+		rv->nxt++;
+}
+
+/* One client segment of the attacker: returns the verdict. */
+static int atk_send(struct run *r, struct rcv *rv, const u8 *b, u32 off,
+		    u32 len, u8 flags, bool lost)
+{
+	struct sg_seg seg;
+	u8 buf[4096 + 64];
+	u32 i, seq = r->isn[0] + 1 + off;
+	int v;
+
+	if (len > sizeof(buf))
+		len = sizeof(buf);
+	memcpy(buf, b, len);
+	if (flags & SG_TCP_SYN)
+		seq--;
+	sg_seg_begin(&seg, &r->conn, r->pol, SG_DIR_CLIENT, seq, len,
+		     r->isn[1] + 1 + r->passed[1], flags | SG_TCP_ACK);
+	sg_seg_feed(&seg, buf, len);
+	v = sg_seg_end(&seg);
+	if ((flags & SG_TCP_SYN) && len && v != SG_V_HOLD)
+		FAIL("SYN with payload not held");
+	if ((flags & SG_TCP_RST) && seg.res.new_bytes)
+		FAIL("RST payload consumed");
+	if (v != SG_V_PASS)
+		return v;
+	for (i = 0; i < seg.res.n_spans; i++) {
+		const struct sg_span *sp = &seg.res.spans[i];
+
+		if (sp->off + sp->len > len)
+			FAIL("span outside its segment");
+		memset(buf + sp->off, sp->ch, sp->len);
+	}
+	if (off + len > r->passed[0] && seg.res.new_bytes)
+		r->passed[0] = off + len;
+	if (!lost && !(flags & (SG_TCP_SYN | SG_TCP_RST)))
+		rcv_deliver(rv, off, buf, len);
+	return v;
+}
+
+/* Far-away sequence numbers: held ahead, never consumed behind. */
+static void atk_far(struct run *r)
+{
+	static const u8 b[] = "VRFY far\r\n";
+	struct sg_seg seg;
+	u32 next = r->isn[0] + 1 + r->passed[0];
+	int v;
+
+	sg_seg_begin(&seg, &r->conn, r->pol, SG_DIR_CLIENT,
+		     next + 0x7fffffffu, sizeof(b) - 1, 0, 0);
+	sg_seg_feed(&seg, b, sizeof(b) - 1);
+	v = sg_seg_end(&seg);
+	if (v != SG_V_HOLD && !(sg_conn_opaque(&r->conn) && v == SG_V_PASS))
+		FAIL("segment 2^31-1 ahead not held (verdict %d)", v);
+	sg_seg_begin(&seg, &r->conn, r->pol, SG_DIR_CLIENT,
+		     next - 0x7fffffffu, sizeof(b) - 1, 0, 0);
+	sg_seg_feed(&seg, b, sizeof(b) - 1);
+	sg_seg_end(&seg);
+	if (seg.res.new_bytes)
+		FAIL("segment 2^31-1 behind consumed");
+}
+
+/* Invariant 7: lex the server's view with a fresh engine. */
+static void check_server_view(const struct sg_policy *p, const struct turn *t,
+			      int nt, u8 *stream[2], u32 total[2],
+			      const struct rcv *rv)
+{
+	struct run fr;
+	int i;
+
+	run_init(&fr, p, total);
+	for (i = 0; i < nt; i++) {
+		int d = t[i].dir;
+		u32 k;
+
+		ack(&fr, d ^ 1, fr.passed[d]);
+		if (d == SG_DIR_SERVER) {
+			if (t[i].len && send_seg(&fr, d, stream[d], t[i].base,
+						 t[i].len, NULL, NULL) != SG_V_PASS)
+				break;
+			continue;
+		}
+		for (k = 0; k < t[i].len; k++) {
+			u32 off = t[i].base + k;
+
+			if (off >= rv->nxt)
+				goto out;
+			check_verb(&fr, p, rv->buf, off, rv->nxt);
+			if (send_seg(&fr, d, rv->buf, off, 1, NULL, NULL) !=
+			    SG_V_PASS)
+				goto out;
+		}
+	}
+out:
+	run_free(&fr);
+}
+
+static const char *const atk_bytes[] = {
+	"VRFY root\r\n", "\r\n.\r\nVRFY x\r\n", "EXPN a\r\n", ".\r\n",
+	"\r\n", "BDAT 1\r\n", "X-LINK2STATE\r\n", "\n.\n", "DATA\r\n",
+};
+
+static void atk_mutate(u8 *b, u32 len)
+{
+	const char *m = atk_bytes[rnd() % SG_ARRAY_SIZE(atk_bytes)];
+	u32 ml = (u32)strlen(m), at, i;
+
+	if (!len)
+		return;
+	if (rnd() % 4 == 0) {
+		b[rnd() % len] = (u8)rnd();
+		return;
+	}
+	at = rnd() % len;
+	for (i = 0; i < ml && at + i < len; i++)
+		b[at + i] = (u8)m[i];
+}
+
+static void attacker_run(const struct sg_policy *p, const struct turn *t,
+			 int nt, u8 *stream[2], u32 total[2])
+{
+	struct run ar;
+	struct rcv rv;
+	u8 mut[4096];
+	int i, v = SG_V_PASS;
+
+	run_init(&ar, p, total);
+	ar.srv_read = &rv.nxt;
+	rv.cap = total[0];
+	rv.buf = calloc(1, rv.cap + 1);
+	rv.have = calloc(1, rv.cap + 1);
+	rv.nxt = 0;
+	for (i = 0; i < nt && v == SG_V_PASS; i++) {
+		int d = t[i].dir;
+		u32 pos = 0;
+
+		/* the server acks what it read, not what passed */
+		ack(&ar, d ^ 1, d == SG_DIR_CLIENT ? rv.nxt : ar.passed[d]);
+		if (d == SG_DIR_SERVER) {
+			if (t[i].len)
+				v = send_seg(&ar, d, stream[d], t[i].base,
+					     t[i].len, NULL, NULL);
+			continue;
+		}
+		while (pos < t[i].len && v == SG_V_PASS) {
+			u32 off = t[i].base + pos, room = t[i].len - pos;
+			u32 len = 1 + rnd() % (room < 32 ? room : 32);
+			u32 from, rl;
+
+			switch (rnd() % 10) {
+			case 0:		/* RST with payload */
+				atk_send(&ar, &rv, stream[0] + off, off, len,
+					 SG_TCP_RST, false);
+				break;
+			case 1:		/* SYN with payload */
+				atk_send(&ar, &rv, stream[0] + off, off, len,
+					 SG_TCP_SYN, false);
+				break;
+			case 2:		/* far sequence numbers */
+				atk_far(&ar);
+				break;
+			case 3:		/* re-send passed bytes, changed */
+				if (ar.passed[0] <= rv.nxt)
+					break;
+				from = rv.nxt + rnd() % (ar.passed[0] - rv.nxt);
+				rl = ar.passed[0] - from;
+				if (rl > sizeof(mut))
+					rl = sizeof(mut);
+				memcpy(mut, stream[0] + from, rl);
+				atk_mutate(mut, rl);
+				v = atk_send(&ar, &rv, mut, from, rl, 0, false);
+				if (v == SG_V_HOLD)
+					v = SG_V_PASS;
+				break;
+			default:	/* new bytes, lost past the gateway 1 in 3 */
+				v = atk_send(&ar, &rv, stream[0] + off, off, len,
+					     0, rnd() % 3 == 0);
+				if (v == SG_V_HOLD) {
+					/* copies full: repair what was lost,
+					 * the server acks, then again */
+					rl = ar.passed[0] - rv.nxt;
+					if (rl > 4096)
+						rl = 4096;
+					if (rl)
+						atk_send(&ar, &rv, stream[0] + rv.nxt,
+							 rv.nxt, rl, 0, false);
+					ack(&ar, 1, rv.nxt);
+					v = atk_send(&ar, &rv, stream[0] + off, off,
+						     len, 0, false);
+					if (v == SG_V_HOLD)
+						goto done;
+				}
+				if (v == SG_V_PASS)
+					pos += len;
+				break;
+			}
+		}
+	}
+done:
+	check_server_view(p, t, nt, stream, total, &rv);
+	free(rv.buf);
+	free(rv.have);
+	run_free(&ar);
+}
+
 int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 {
 	struct turn t[MAX_TURNS];
@@ -518,6 +765,7 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 		}
 		run_free(&tr);
 	}
+	attacker_run(p, t, nt, stream, total);
 	/*
 	 * Policy swaps: every segment under a policy picked at random, as
 	 * the kernel may replace it between any two segments. No output

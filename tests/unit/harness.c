@@ -170,17 +170,21 @@ static bool run_once(const char *name, const struct sg_policy *pol,
 		int peer = st->dir ^ 1;
 		unsigned int ack = isn[peer] + 1 +
 			(st->ackrel ? (unsigned int)st->ackrel - 1 : sent[peer]);
-		u8 flags = st->noack ? 0 : SG_TCP_ACK;
+		u8 flags = (st->noack ? 0 : SG_TCP_ACK) | (u8)st->tcp;
 		char *buf = malloc(len + 1);
 		char evs[1024], a[600], b[600];
 		unsigned int i, pos;
 		int v;
 
 		if (pickup && !st->noack && !sent[peer] && !st->ackrel)
-			flags = 0;	/* nothing of the peer seen yet */
+			flags = (u8)st->tcp;	/* nothing of the peer seen yet */
+		if (st->tcp & SG_TCP_SYN)
+			seq--;		/* the SYN occupies the byte before */
 		memcpy(buf, st->data ? st->data : "", len);
 		sg_seg_begin(&seg, &conn, st->pol ? test_policy(st->pol) : pol,
 			     st->dir, seq, len, ack, flags);
+		if (st->ts)
+			sg_seg_timestamp(&seg, st->ts);
 		pos = 0;
 		while (pos < len) {
 			unsigned int c = feed_chunk ? feed_chunk : len;
@@ -233,7 +237,8 @@ static bool run_once(const char *name, const struct sg_policy *pol,
 			free(buf);
 			return false;
 		}
-		if (v == SG_V_PASS && rel + len > sent[st->dir])
+		if (v == SG_V_PASS && seg.res.new_bytes &&
+		    rel + len > sent[st->dir])
 			sent[st->dir] = rel + len;
 		free(buf);
 	}

@@ -24,6 +24,8 @@ struct step {
 	int ackrel;		/* 0: ACK all the peer sent; k: ack offset k-1 */
 	bool noack;		/* no ACK flag */
 	bool ackonly;		/* zero-length pure ACK */
+	int tcp;		/* more SG_TCP_* flags (SYN, FIN, RST) */
+	unsigned int ts;	/* TCP timestamp value; 0: no TSopt */
 	const char *pol;	/* policy for this segment; NULL: the case's
 				 * (a policy swap: each policy has its own
 				 * generation) */

@@ -12,6 +12,7 @@ void run_table_cases(void);
 void run_generated_cases(void);
 void run_policy_file_tests(void);
 void run_model_tests(void);
+void run_stream_cases(void);
 
 int main(void)
 {
@@ -19,6 +20,7 @@ int main(void)
 	run_generated_cases();
 	run_policy_file_tests();
 	run_model_tests();
+	run_stream_cases();
 	printf("%d passed, %d failed\n", n_pass, n_fail);
 	return n_fail ? 1 : 0;
 }
