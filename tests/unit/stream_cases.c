@@ -16,7 +16,7 @@
 
 #define GREET		{ S, "220 mx.example.com ESMTP Postfix\r\n" }
 #define OPEN		GREET, { C, "EHLO client.example\r\n" }, \
-			{ S, "250-mx.example.com\r\n250-PIPELINING\r\n250 8BITMIME\r\n" }
+			{ S, "250-mx.example.com\r\n250-PIPELINING\r\n250 CHUNKING\r\n" }
 #define C0		22	/* .at of the first client byte after OPEN */
 #define TODATA		{ C, "MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n" }, \
 			{ S, "250 a\r\n250 b\r\n354 go\r\n" }
