@@ -611,7 +611,9 @@ static void attacker_run(const struct sg_policy *p, const struct turn *t,
 		}
 	}
 done:
-	check_server_view(p, t, nt, stream, total, &rv);
+	/* a policy that only logs desync or smuggling lets changed bytes in */
+	if (models_apply(p))
+		check_server_view(p, t, nt, stream, total, &rv);
 	free(rv.buf);
 	free(rv.have);
 	run_free(&ar);
