@@ -2156,7 +2156,7 @@ static void sg_desync(struct sg_seg *seg, u32 why)
  */
 enum {
 	RG_EDGE, RG_MID, RG_BREAK, RG_CR, RG_BOL, RG_DOT, RG_BOL_DOT,
-	RG_BOL_DOT_CR
+	RG_BOL_DOT_CR, RG_DOT_CR
 };
 
 #define RG_ASSUMED	0x80
@@ -2188,13 +2188,18 @@ static void sg_resent_data(struct sg_seg *seg, const u8 *p, u32 n, u32 q)
 				sg_desync(seg, SG_DESYNC_EOD);
 			else
 				sg_smuggle(seg, '.');
-		} else if (st == RG_DOT && (c == '\r' || c == '\n')) {
+		} else if (st == RG_DOT_CR) {
+			sg_smuggle(seg, '.');
+			st = RG_CR;	/* then @c after that CR */
+		} else if (st == RG_DOT && c == '\n') {
 			sg_smuggle(seg, '.');
 		} else if (st == RG_BOL_DOT && c == '\n') {
 			sg_smuggle(seg, '.');
 		}
-		if (c == '\r' && st == RG_BOL_DOT) {
-			st = RG_BOL_DOT_CR;
+		/* a CR after such a dot is judged by the next byte, as
+		 * sg_cli_data() holds it: a copy that ends on it passed */
+		if (c == '\r' && (st == RG_BOL_DOT || st == RG_DOT)) {
+			st = st == RG_DOT ? RG_DOT_CR : RG_BOL_DOT_CR;
 			continue;
 		}
 		if (c == '.' && st == RG_BOL) {

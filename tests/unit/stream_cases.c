@@ -171,6 +171,14 @@ static const struct tcase stream_cases[] = {
 	{ C, "\n" },
 	{ S, "250 queued\r\n" },
 } },
+{ "legit: re-sent DATA ending on a held CR after a bare LF and a dot passes", "@esmtp", .steps = {
+	/* the CR after "\n." is judged by the byte after it (CF_PREV_CR):
+	 * the same bytes re-sent are judged no earlier */
+	OPEN, TODATA,
+	{ C, "hi\rzz\n.\r", .ev = "bare-newline/log" },
+	{ C, "zz\n.\r", .at = D0 + 3 },
+	{ C, "\n", .verdict = SG_V_RESET, .ev = "smuggling/reset" },
+} },
 /* ---- copies: bounded, hold while full, never deciding alone ---- */
 { "copies full of unacked command bytes: new commands wait for the ACK", "@esmtp", .steps = {
 	OPEN,
