@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Lifecycle of the per-connection engine state. */
+#include <linux/random.h>
 #include <linux/slab.h>
 #include <net/netfilter/nf_conntrack_helper.h>
 #include "conn.h"
@@ -52,6 +53,7 @@ struct smtp_conn *smtp_conn_get(struct nf_conn *ct, bool syn, bool *created)
 	spin_lock_init(&c->lock);
 	/* Without the SYN we joined mid-stream; so did a conntrackd sync. */
 	sg_conn_init(&c->st, !syn || (READ_ONCE(hd->flags) & SMTP_HF_PICKUP));
+	sg_conn_key(&c->st, get_random_u32());	/* before it is published */
 
 	old = cmpxchg(&hd->conn, NULL, c);
 	if (old) {	/* the other direction's CPU won the race */

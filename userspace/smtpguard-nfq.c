@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/random.h>
 #include <arpa/inet.h>
 
 #include <libmnl/libmnl.h>
@@ -168,8 +169,14 @@ static int inspect(struct nfq_tcp_pkt *p, bool *mangled)
 	}
 	if (created) {
 		/* Without the client's SYN we joined mid-stream. */
+		uint32_t key = 0;
+
 		sg_conn_init(&f->st, !(p->flags & SG_TCP_SYN) ||
 				     dir != SG_DIR_CLIENT);
+		/* the fingerprint key of uncopied command bytes */
+		if (getrandom(&key, sizeof(key), GRND_NONBLOCK) != sizeof(key))
+			key = (uint32_t)random();
+		sg_conn_key(&f->st, key);
 		counters.sessions++;
 	}
 
