@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Lifecycle of the per-connection engine state. */
 #include <linux/percpu.h>
+#include <linux/random.h>
 #include <linux/slab.h>
 #include <linux/workqueue.h>
 #include <net/netfilter/nf_conntrack_helper.h>
@@ -104,6 +105,7 @@ static void smtp_conn_seed(struct smtp_help_data *hd, struct sg_conn *st,
 	    pkt->ack_seq != hd->isn + 1)
 		pickup = true;
 	sg_conn_init(st, pickup);
+	sg_conn_key(st, get_random_u32());	/* before it is published */
 	if (!pickup) {
 		sg_seg_begin(seg, st, pol, SG_DIR_CLIENT, hd->isn, 0, 0,
 			     SG_TCP_SYN);

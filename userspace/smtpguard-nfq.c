@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/random.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
@@ -319,8 +320,14 @@ static int inspect(struct nfq_worker *w, struct nfq_tcp_pkt *p, bool *mangled)
 	}
 	if (created) {
 		/* Without the client's SYN we joined mid-stream. */
+		uint32_t key = 0;
+
 		sg_conn_init(&f->st, !(p->flags & SG_TCP_SYN) ||
 				     dir != SG_DIR_CLIENT);
+		/* the fingerprint key of uncopied command bytes */
+		if (getrandom(&key, sizeof(key), GRND_NONBLOCK) != sizeof(key))
+			key = (uint32_t)random();
+		sg_conn_key(&f->st, key);
 		CTR_ADD(w, sessions, 1);
 	}
 

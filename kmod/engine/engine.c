@@ -193,13 +193,15 @@ struct sg_journal {
 #define SG_RING_RUNS	6
 #define SG_RING		(SG_CONN_SIZE_MAX - SG_STATE_SIZE - \
 			 sizeof(struct sg_journal) - 4 * SG_RING_RUNS - \
-			 2 * SG_RING_RUNS - 16)
+			 2 * SG_RING_RUNS - 24)
 
 struct sg_stream {
 	struct sg_journal j;
 	u32 run_seq[SG_RING_RUNS];
 	u16 run_len[SG_RING_RUNS];
 	u32 uv_lo, uv_hi;	/* command bytes not copied (uv_lo == uv_hi: none) */
+	u32 uv_hash;		/* their keyed fingerprint; 0 after a partial ACK */
+	u32 key;		/* sg_conn_key() */
 	u16 rhead;		/* ring index of the first stored byte */
 	u16 rused;		/* bytes stored */
 	u8 rn;			/* runs used */
@@ -387,6 +389,11 @@ bool sg_conn_picking_up(const struct sg_conn *conn)
 {
 	return ((const struct sg_conn_state *)conn)->flags &
 		(F_PICKUP_S | F_PICKUP_C);
+}
+
+void sg_conn_key(struct sg_conn *conn, u32 key)
+{
+	((struct sg_stream *)((u8 *)conn + SG_STATE_SIZE))->key = key;
 }
 
 bool sg_conn_rst_exact(const struct sg_conn *conn, enum sg_dir dir, u32 seq)
@@ -1595,9 +1602,11 @@ static void sg_cli(struct sg_seg *seg, const u8 *p, u32 n, u32 base)
 			i = sg_cli_cmd(seg, p, i, n, base);
 			seg->cmd_end = seg->seq + base + i;
 			seg->sflags2 |= SEG2_CMD | SEG2_STAGING;
-			break;
+			sg_ring_stage(seg, p + i0, i - i0, seg->seq + base + i0);
+			seg->uv_snap = seg->uv_run;	/* up to cmd_end */
+			continue;
 		}
-		/* command bytes, and what follows them in this segment */
+		/* what follows command bytes in this segment */
 		if (seg->sflags2 & SEG2_STAGING)
 			sg_ring_stage(seg, p + i0, i - i0, seg->seq + base + i0);
 	}
@@ -2035,19 +2044,39 @@ static inline u32 sg_ring_at(const struct sg_stream *m, u32 k)
 	return i >= SG_RING ? i - SG_RING : i;
 }
 
+/*
+ * Keyed fingerprint of one byte at sequence number @q: summed over a
+ * range, it does not depend on how the range was cut into segments.
+ */
+static inline u32 sg_fp(u32 key, u32 q, u8 c)
+{
+	u32 x = key ^ (q * 0x9e3779b1u) ^ ((u32)c * 0x01000193u);
+
+	x ^= x >> 16;
+	x *= 0x85ebca6bu;
+	x ^= x >> 13;
+	x *= 0xc2b2ae35u;
+	return x ^ (x >> 16);
+}
+
 /* Copy new client bytes at @seq into the ring's free space. */
 static void sg_ring_stage(struct sg_seg *seg, const u8 *p, u32 n, u32 seq)
 {
 	struct sg_stream *m = SM(seg);
 	u32 room, k, at;
 
-	if (seg->sflags2 & SEG2_RING_OVER)
+	if (seg->sflags2 & SEG2_RING_OVER) {
+		for (k = 0; k < n; k++)
+			seg->uv_run += sg_fp(m->key, seq + k, p[k]);
 		return;
+	}
 	if (!seg->staged)
 		seg->stage_seq = seq;
 	room = SG_RING - m->rused - seg->staged;
 	if (n > room) {
 		seg->sflags2 |= SEG2_RING_OVER;
+		for (k = room; k < n; k++)
+			seg->uv_run += sg_fp(m->key, seq + k, p[k]);
 		n = room;
 	}
 	at = sg_ring_at(m, (u32)m->rused + seg->staged);
@@ -2084,10 +2113,12 @@ static void sg_ring_ack(struct sg_stream *m, u32 ack)
 	if (!m->rn)
 		m->rhead = 0;
 	if (m->uv_lo != m->uv_hi) {
-		if (sg_seq_diff(ack, m->uv_hi) >= 0)
+		if (sg_seq_diff(ack, m->uv_hi) >= 0) {
 			m->uv_lo = m->uv_hi;
-		else if (sg_seq_diff(ack, m->uv_lo) > 0)
+		} else if (sg_seq_diff(ack, m->uv_lo) > 0) {
 			m->uv_lo = ack;
+			m->uv_hash = 0;	/* the rest cannot be checked */
+		}
 	}
 }
 
@@ -2102,7 +2133,16 @@ static int sg_ring_check(const struct sg_seg *seg)
 	bool joins = m->rn && m->run_seq[m->rn - 1] + m->run_len[m->rn - 1] ==
 			      seg->stage_seq;
 
-	if ((seg->sflags2 & SEG2_RING_OVER) && pending)
+	/*
+	 * Full with unacknowledged copies: wait for the ACK, unless this
+	 * segment re-sent all the uncopied bytes (checked) and continues
+	 * them (a retransmission collapsed with new data): it extends them.
+	 */
+	if ((seg->sflags2 & SEG2_RING_OVER) && pending &&
+	    !(m->uv_lo != m->uv_hi && !seg->staged &&
+	      seg->stage_seq == m->uv_hi &&
+	      seg->uv_cov == m->uv_hi - m->uv_lo &&
+	      !(seg->sflags & SEG_DESYNC)))
 		return 1;
 	if (!joins && m->rn >= SG_RING_RUNS)
 		return 1;
@@ -2133,7 +2173,12 @@ static void sg_ring_commit(struct sg_seg *seg)
 	if ((seg->sflags2 & (SEG2_RING_OVER | SEG2_CMD)) ==
 	    (SEG2_RING_OVER | SEG2_CMD) &&
 	    sg_seq_diff(seg->cmd_end, end) > 0) {
-		m->uv_lo = end;
+		if (m->uv_lo != m->uv_hi && end == m->uv_hi) {
+			m->uv_hash += seg->uv_snap;	/* extended */
+		} else {
+			m->uv_lo = end;
+			m->uv_hash = seg->uv_snap;
+		}
 		m->uv_hi = seg->cmd_end;
 	}
 }
@@ -2270,8 +2315,14 @@ static void sg_resent_cli(struct sg_seg *seg, const u8 *p, u32 n, u32 q)
 		} else if (m->uv_lo != m->uv_hi &&
 			   sg_seq_diff(q, m->uv_lo) >= 0 &&
 			   sg_seq_diff(q, m->uv_hi) < 0) {
-			sg_desync(seg, SG_DESYNC_UNCOPIED);
-			k = n;
+			/* not copied: summed, compared at the segment's end */
+			k = m->uv_hi - q;
+			if (k > n)
+				k = n;
+			for (i = 0; i < k; i++)
+				seg->uv_chk += sg_fp(m->key, q + i, p[i]);
+			seg->uv_cov += k;
+			seg->rstate = RG_EDGE;
 		} else {
 			if (m->uv_lo != m->uv_hi &&
 			    sg_seq_diff(m->uv_lo, q) > 0 &&
@@ -2341,6 +2392,10 @@ void sg_seg_begin(struct sg_seg *seg, struct sg_conn *conn,
 	seg->staged = 0;
 	seg->stage_seq = 0;
 	seg->cmd_end = 0;
+	seg->uv_run = 0;
+	seg->uv_snap = 0;
+	seg->uv_chk = 0;
+	seg->uv_cov = 0;
 	seg->ack = ack;
 	seg->tsval = 0;
 	seg->n_replay = 0;
@@ -2560,6 +2615,11 @@ enum sg_verdict sg_seg_end(struct sg_seg *seg)
 	bool jnew = false;
 	int ok;
 
+	/* re-sent uncopied command bytes: all of them, as fingerprinted */
+	if (seg->uv_cov && r->verdict == SG_V_PASS &&
+	    (seg->uv_cov != m->uv_hi - m->uv_lo || !m->uv_hash ||
+	     seg->uv_chk != m->uv_hash))
+		sg_desync(seg, SG_DESYNC_UNCOPIED);
 	if (r->verdict == SG_V_PASS && (seg->sflags2 & SEG2_STAGING) &&
 	    sg_ring_check(seg))
 		sg_verdict(seg, SG_V_HOLD);	/* copies full: wait for ACKs */

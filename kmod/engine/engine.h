@@ -126,6 +126,12 @@ struct sg_state {
  */
 void sg_conn_init(struct sg_conn *conn, bool pickup);
 
+/*
+ * A secret per connection (from the caller's RNG): keys the fingerprint
+ * of command bytes too many to copy, so a client cannot forge one.
+ */
+void sg_conn_key(struct sg_conn *conn, u32 key);
+
 /* Whether the engine has stopped inspecting (TLS started, or given up). */
 bool sg_conn_opaque(const struct sg_conn *conn);
 /* Whether the connection is still resynchronising after a pickup. */
@@ -153,6 +159,8 @@ struct sg_seg {
 	u32 tsval;		/* TSopt value, with SEG_TS in sflags2 */
 	u32 stage_seq;		/* sequence number of the first staged byte */
 	u32 cmd_end;		/* after the last new command byte */
+	u32 uv_run, uv_snap;	/* fingerprint of bytes past the copy */
+	u32 uv_chk, uv_cov;	/* re-sent bytes of the uncopied range */
 	u16 staged;		/* command bytes copied to the ring's free space */
 	u8 sflags2;		/* more per-segment state bits */
 	u8 rstate;		/* DATA guard over re-sent bytes */

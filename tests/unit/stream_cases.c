@@ -43,6 +43,14 @@
 	"250-XXXXXXXXXXXXXX\r\n250-XXXXXXXXXXXX\r\n250-XXXXXXXXX\r\n" \
 	"250-XXXXXXXXXXX\r\n250 XXXXXXXXXXXX\r\n"
 
+/* 8 pipelined RCPTs, 336 bytes: more than the copy holds */
+#define RCPT42(n)	"RCPT TO:<recipient-number-" n "@example.com>\r\n"
+#define RCPTS8		RCPT42("01") RCPT42("02") RCPT42("03") RCPT42("04") \
+			RCPT42("05") RCPT42("06") RCPT42("07") RCPT42("08")
+#define RCPTS8_VRFY	RCPT42("01") RCPT42("02") RCPT42("03") RCPT42("04") \
+			RCPT42("05") RCPT42("06") RCPT42("07") \
+			"VRFY TO:<recipient-number-08@example.com>\r\n"
+
 static const struct tcase stream_cases[] = {
 /* ---- what the receiver never reads is never consumed ---- */
 { "SYN with payload in an established connection: dropped, not consumed", "@esmtp", .steps = {
@@ -190,6 +198,24 @@ static const struct tcase stream_cases[] = {
 	  .verdict = SG_V_HOLD },
 	ACK,
 	{ C, "NOOP 0123456789012345678901234567890123456789012345678901234567890123456789\r\n" },
+} },
+/* ---- commands past the copy: fingerprinted ---- */
+{ "a command segment larger than the copy, lost and re-sent whole, passes", "@esmtp", .steps = {
+	OPEN,
+	{ C, RCPTS8 },
+	{ C, RCPTS8, .at = C0 },
+	/* collapsed with new commands */
+	{ C, RCPTS8 "RCPT TO:<more@example.com>\r\n", .at = C0 },
+	{ S, NULL, .ackonly = true },
+	{ C, "NOOP\r\n" },
+} },
+{ "desync: a command segment larger than the copy, re-sent changed past the copy", "@esmtp", .steps = {
+	OPEN,
+	{ C, RCPTS8 },
+	{ C, RCPTS8_VRFY, .at = C0, .verdict = SG_V_RESET, .ev = "desync/reset" },
+	/* or re-sent in part */
+	{ C, RCPTS8 + 300, .at = C0 + 300, .verdict = SG_V_RESET, .ev = "desync/reset" },
+	{ C, RCPTS8, .at = C0 },
 } },
 /* ---- journal capacity (issue 13) ---- */
 { "Exchange 2019 EHLO reply: 23 keywords, 13 masked, passes", "@esmtp", .steps = {
