@@ -6,8 +6,10 @@
 # act_ct also call helpers. nf_send_reset() dereferences the skb's route,
 # which a bridged skb does not have: the helper must not send the sender's
 # RST there (an oops otherwise, which the VM runner reports), only turn the
-# offending segment into an RST for the receiver. Control: helper detached,
-# the verb reaches the server.
+# offending segment into an RST for the receiver. The sender is not reset
+# there: its retransmissions become RSTs too, so it stalls until its own
+# timeout, as with drop. Control: helper detached, the verb reaches the
+# server.
 . "$(dirname "$0")/lib_smtp.sh"
 
 st_require ip nft smtp-sink python3
@@ -59,12 +61,12 @@ busywait 10000 eval '[ -n "$(ip netns exec $NS_BS ss -Hltn "sport = :25")" ]'
 
 vrfy() {	# MARKER: a session sending VRFY MARKER; output in $ST_TMP/MARKER
 	printf 'expect 220\ncmd EHLO c.test 250\nline VRFY %s\nexpect_close\n' "$1" |
-		ip netns exec $NS_BC $SMTP_CLIENT -t 20 $BS 25 > "$ST_TMP/$1" 2>&1
+		ip netns exec $NS_BC $SMTP_CLIENT -t 8 $BS 25 > "$ST_TMP/$1" 2>&1
 	sleep 0.5
 }
 vrfy probe-bridged
-st_check "reset on the bridge: VRFY never reached the server, session ended" \
-	eval '! grep -q probe-bridged "$ST_TMP/sink.log" && grep -qE "RESULT: (reset|closed|ok)" "$ST_TMP/probe-bridged"'
+st_check "reset on the bridge, no oops: VRFY never reached the server" \
+	eval '! grep -q probe-bridged "$ST_TMP/sink.log"'
 st_check "the helper counted the reset" \
 	eval '[ "$(ip netns exec $NS_BB "$SMTPGUARD_CLI" stats | awk '"'"'$1 == "resets" { print $2 }'"'"')" -ge 1 ]'
 
