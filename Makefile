@@ -101,9 +101,14 @@ check-unit:
 	$(MAKE) -C tests check
 	$(MAKE) -C userspace check
 
+# Suite per kernel: the full suite on the first of FULL_KERNELS, the same
+# less the userspace and packaging tests (ONCE_PROGS) on the others, smoke
+# and security tests elsewhere; MATRIX=all (make check-all): full everywhere.
+suite_of = $(if $(MATRIX),full,$(if $(filter $(1),$(firstword $(FULL_KERNELS))),full,$(if $(filter $(1),$(FULL_KERNELS)),core,subset)))
+
 check-vm: modules-all userspace
 	@test -n "$(KERNELS)" || { echo "no bootable kernel with headers; run scripts/install-deps" >&2; exit 1; }
-	selftests/run-matrix $(foreach v,$(KERNELS),$(v):$(if $(MATRIX)$(filter $(v),$(FULL_KERNELS)),full,subset))
+	selftests/run-matrix $(foreach v,$(KERNELS),$(v):$(call suite_of,$(v)))
 
 check-all: check-unit
 	$(MAKE) check-vm MATRIX=all

@@ -127,7 +127,7 @@ struct smtp_conn *smtp_conn_get(struct nf_conn *ct,
 	c = smp_load_acquire(&hd->conn);
 	if (likely(c))
 		return c;
-	if (!nf_ct_is_confirmed(ct) ||
+	if (!nf_ct_is_confirmed(ct) || nf_ct_is_dying(ct) ||
 	    test_bit(SMTP_HB_GONE, &hd->flags) ||
 	    test_bit(SMTP_HB_OPAQUE, &hd->flags) ||
 	    READ_ONCE(smtp_conn_closing))
@@ -202,13 +202,16 @@ static void smtp_conn_sweep_list(struct smtp_conn_list *l,
 	}
 }
 
-/* The entry lost the helper without .destroy (ctnetlink removed it). */
+/*
+ * The entry lost the helper without .destroy (ctnetlink removed it), or is
+ * dying and .destroy ran before this state was published.
+ */
 static bool smtp_conn_helper_gone(const struct smtp_conn *c)
 {
 	const struct nf_conn_help *help = nfct_help(c->ct);
 	const struct nf_conntrack_helper *h;
 
-	if (!help)
+	if (!help || nf_ct_is_dying(c->ct))
 		return true;
 	h = rcu_dereference(help->helper);
 	return !h || h->me != THIS_MODULE;

@@ -113,8 +113,9 @@ void smtp_payload_reset(struct net *net, struct sk_buff *skb,
 	 * The sender: a fresh RST answering this segment, routed back the way
 	 * the segment came. Without a route (bridge with nf_conntrack_bridge,
 	 * OVS or tc act_ct call helpers on unrouted skbs) nf_send_reset()
-	 * would dereference a NULL rtable: only the receiver is reset there,
-	 * and answers the sender's next segment with its own RST.
+	 * would dereference a NULL rtable: only the receiver is reset there;
+	 * the sender's retransmissions become RSTs as well, so it stalls
+	 * until its own timeout, as with drop.
 	 */
 	if (skb_dst(skb)) {
 		if (family == NFPROTO_IPV4)

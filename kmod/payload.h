@@ -24,8 +24,9 @@ int smtp_payload_rewrite(struct sk_buff *skb, unsigned int protoff,
  * Reset both ends: an RST to the sender of @skb, and @skb itself turned
  * into an RST (payload dropped by the receiver) for the other end. The
  * sender's RST needs @skb's route; without one (bridge, OVS, tc act_ct)
- * only the receiver is reset. @hooknum NF_INET_POST_ROUTING: the segment
- * is routed and conntrack has validated its checksum.
+ * only the receiver is reset, and the sender stalls as after a drop.
+ * @hooknum NF_INET_POST_ROUTING: the segment is routed and conntrack has
+ * validated its checksum.
  */
 void smtp_payload_reset(struct net *net, struct sk_buff *skb,
 			unsigned int protoff, u8 family, unsigned int hooknum);

@@ -18,8 +18,10 @@ HOLD=20
 
 st_begin 6 sink
 
-# flush the gateway's entries and wait until their states are freed
-settle() { in_g conntrack -F >/dev/null 2>&1; slab_settle smtp_conn "$1"; }
+# flush the gateway's entries until their states are freed (packets still
+# in flight may make new entries after a flush)
+flushed_le() { in_g conntrack -F >/dev/null 2>&1; sleep 0.5; slab_le smtp_conn "$1"; }
+settle() { busywait 30000 flushed_le "$1"; }
 
 # Control: HOLD confirmed sessions each own one object.
 settle 0

@@ -124,34 +124,16 @@ pfc_start() {
 	maillog_file = $PFC_LOG
 	biff = no
 	EOF
-	cat > "$d"/conf/master.cf <<-'EOF'
-	127.0.0.1:2525 inet n - n - - smtpd
-	smtp_plain unix - - n - - smtp -o smtp_tls_security_level=none
-	smtp_tls  unix  -       -       n       -       -       smtp -o smtp_tls_security_level=encrypt
-	smtp_auth unix  -       -       n       -       -       smtp -o smtp_tls_security_level=none -o smtp_sasl_auth_enable=yes
-	smtp_authtls unix -     -       n       -       -       smtp -o smtp_tls_security_level=encrypt -o smtp_sasl_auth_enable=yes
-	pickup    unix  n       -       n       60      1       pickup
-	cleanup   unix  n       -       n       -       0       cleanup
-	qmgr      unix  n       -       n       300     1       qmgr
-	tlsmgr    unix  -       -       n       1000?   1       tlsmgr
-	rewrite   unix  -       -       n       -       -       trivial-rewrite
-	bounce    unix  -       -       n       -       0       bounce
-	defer     unix  -       -       n       -       0       bounce
-	trace     unix  -       -       n       -       0       bounce
-	verify    unix  -       -       n       -       1       verify
-	flush     unix  n       -       n       1000?   0       flush
-	proxymap  unix  -       -       n       -       -       proxymap
-	proxywrite unix -       -       n       -       1       proxymap
-	smtp      unix  -       -       n       -       -       smtp
-	relay     unix  -       -       n       -       -       smtp
-	showq     unix  n       -       n       -       -       showq
-	error     unix  -       -       n       -       -       error
-	retry     unix  -       -       n       -       -       error
-	discard   unix  -       -       n       -       -       discard
-	anvil     unix  -       -       n       -       1       anvil
-	scache    unix  -       -       n       -       1       scache
-	postlog   unix-dgram n  -       n       -       1       postlogd
-	EOF
+	{
+		cat <<-'EOF'
+		127.0.0.1:2525 inet n - n - - smtpd
+		smtp_plain unix - - n - - smtp -o smtp_tls_security_level=none
+		smtp_tls  unix  -       -       n       -       -       smtp -o smtp_tls_security_level=encrypt
+		smtp_auth unix  -       -       n       -       -       smtp -o smtp_tls_security_level=none -o smtp_sasl_auth_enable=yes
+		smtp_authtls unix -     -       n       -       -       smtp -o smtp_tls_security_level=encrypt -o smtp_sasl_auth_enable=yes
+		EOF
+		pf_master_services
+	} > "$d"/conf/master.cf
 	in_c postfix -c "$d"/conf check > "$d"/start.log 2>&1 &&
 		in_c unshare -u sh -c 'hostname client.test && exec postfix -c "$1"/conf start' \
 			sh "$d" >> "$d"/start.log 2>&1 || {

@@ -236,6 +236,34 @@ swaks_send() {
 		--timeout 60 "$@"
 }
 
+# pf_master_services: the master.cf service lines every test Postfix
+# instance (server or client) needs besides its smtpd and smtp entries
+pf_master_services() {
+	cat <<-'EOF'
+	pickup    unix  n       -       n       60      1       pickup
+	cleanup   unix  n       -       n       -       0       cleanup
+	qmgr      unix  n       -       n       300     1       qmgr
+	tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+	rewrite   unix  -       -       n       -       -       trivial-rewrite
+	bounce    unix  -       -       n       -       0       bounce
+	defer     unix  -       -       n       -       0       bounce
+	trace     unix  -       -       n       -       0       bounce
+	verify    unix  -       -       n       -       1       verify
+	flush     unix  n       -       n       1000?   0       flush
+	proxymap  unix  -       -       n       -       -       proxymap
+	proxywrite unix -       -       n       -       1       proxymap
+	smtp      unix  -       -       n       -       -       smtp
+	relay     unix  -       -       n       -       -       smtp
+	showq     unix  n       -       n       -       -       showq
+	error     unix  -       -       n       -       -       error
+	retry     unix  -       -       n       -       -       error
+	discard   unix  -       -       n       -       -       discard
+	anvil     unix  -       -       n       -       1       anvil
+	scache    unix  -       -       n       -       1       scache
+	postlog   unix-dgram n  -       n       -       1       postlogd
+	EOF
+}
+
 # --------------------------------------------------------------- postfix
 # pf_start LISTEN...: a real Postfix in the server namespace, TLS with a
 # self-signed certificate, verbose smtpd logging to $PF_LOG, mail for
@@ -295,31 +323,11 @@ pf_start() {
 	EOF
 	{
 		for l in "${@:-:25}"; do echo "$l inet n - n - - smtpd"; done
+		pf_master_services
 		cat <<-'EOF'
-		pickup    unix  n       -       n       60      1       pickup
-		cleanup   unix  n       -       n       -       0       cleanup
-		qmgr      unix  n       -       n       300     1       qmgr
-		tlsmgr    unix  -       -       n       1000?   1       tlsmgr
-		rewrite   unix  -       -       n       -       -       trivial-rewrite
-		bounce    unix  -       -       n       -       0       bounce
-		defer     unix  -       -       n       -       0       bounce
-		trace     unix  -       -       n       -       0       bounce
-		verify    unix  -       -       n       -       1       verify
-		flush     unix  n       -       n       1000?   0       flush
-		proxymap  unix  -       -       n       -       -       proxymap
-		proxywrite unix -       -       n       -       1       proxymap
-		smtp      unix  -       -       n       -       -       smtp
-		relay     unix  -       -       n       -       -       smtp
-		showq     unix  n       -       n       -       -       showq
-		error     unix  -       -       n       -       -       error
-		retry     unix  -       -       n       -       -       error
-		discard   unix  -       -       n       -       -       discard
 		local     unix  -       n       n       -       -       local
 		virtual   unix  -       n       n       -       -       virtual
 		lmtp      unix  -       -       n       -       -       lmtp
-		anvil     unix  -       -       n       -       1       anvil
-		scache    unix  -       -       n       -       1       scache
-		postlog   unix-dgram n  -       n       -       1       postlogd
 		EOF
 	} > "$d"/conf/master.cf
 	# postfix only prints errors to a terminal; keep its own messages
@@ -449,6 +457,9 @@ policy_test_begin() {
 # slab-granular active count of /proc/slabinfo
 slab_objs() {
 	local f=/sys/kernel/slab/$1/alloc_calls
+	# KASAN holds freed objects in its quarantine, still allocated to the
+	# slab: shrinking the cache releases this cache's ones
+	echo 1 > "/sys/kernel/slab/$1/shrink" 2>/dev/null
 	if [ -r "$f" ]; then
 		awk '$1 ~ /^[0-9]+$/ { n += $1 } END { print n + 0 }' "$f"
 	else

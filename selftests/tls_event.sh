@@ -41,14 +41,15 @@ busywait 10000 grep -q listening "$ST_TMP/server.out" ||
 	{ st_fail "STARTTLS server listens"; st_finish; }
 
 # watch in the gateway, then STARTTLS, the first bytes of a ClientHello (the
-# engine hands off when the client starts TLS), and silence for 8 s
+# engine hands off when the client starts TLS), and silence for 25 s (slow
+# debug kernels: python alone may take seconds to start)
 watch_tls() {	# OUT: exit status of ct_events.py while the session is open
 	local w c rc
-	in_g python3 "$ST_DIR/ct_events.py" 25 6 > "$1" 2>&1 &
+	in_g python3 "$ST_DIR/ct_events.py" 25 20 > "$1" 2>&1 &
 	w=$!
-	busywait 5000 grep -q ready "$1" || return 1
-	printf 'expect 220\ncmd EHLO c.test 250\ncmd STARTTLS 220\nsend \\x16\\x03\\x01\\x00\\x05\nsleep 8\n' |
-		in_c $SMTP_CLIENT -t 20 $S4 25 > "$1.client" 2>&1 &
+	busywait 30000 grep -q ready "$1" || return 1
+	printf 'expect 220\ncmd EHLO c.test 250\ncmd STARTTLS 220\nsend \\x16\\x03\\x01\\x00\\x05\nsleep 25\n' |
+		in_c $SMTP_CLIENT -t 30 $S4 25 > "$1.client" 2>&1 &
 	c=$!
 	wait $w; rc=$?
 	kill -0 $c 2>/dev/null || { echo "# session ended before the verdict"; rc=2; }

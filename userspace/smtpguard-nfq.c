@@ -697,10 +697,24 @@ static const struct option long_opts[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
+/* A decimal number in [min, max] into *out; -1 if it is not one. */
+static int parse_u32(const char *arg, unsigned long min, unsigned long max,
+		     uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (!*arg || *end || errno || v < min || v > max)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
 static int parse_args(int argc, char **argv)
 {
-	unsigned long v;
-	char *end;
+	uint32_t rcvbuf;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "q:p:f:n:t:m:b:ojvhV",
@@ -719,28 +733,21 @@ static int parse_args(int argc, char **argv)
 			opts.policy = optarg;
 			break;
 		case 'n':
-			v = strtoul(optarg, &end, 10);
-			if (*end || v < 16 || v > (1ul << 24))
+			if (parse_u32(optarg, 16, 1ul << 24, &opts.table_size))
 				goto bad;
-			opts.table_size = (uint32_t)v;
 			break;
 		case 't':
-			v = strtoul(optarg, &end, 10);
-			if (*end || v == 0 || v > 86400 * 7)
+			if (parse_u32(optarg, 1, 86400 * 7, &opts.idle_timeout))
 				goto bad;
-			opts.idle_timeout = (uint32_t)v;
 			break;
 		case 'm':
-			v = strtoul(optarg, &end, 10);
-			if (*end || v < 16 || v > (1ul << 20))
+			if (parse_u32(optarg, 16, 1ul << 20, &opts.maxlen))
 				goto bad;
-			opts.maxlen = (uint32_t)v;
 			break;
 		case 'b':
-			v = strtoul(optarg, &end, 10);
-			if (*end || v < (1ul << 16) || v > (1ul << 30))
+			if (parse_u32(optarg, 1ul << 16, 1ul << 30, &rcvbuf))
 				goto bad;
-			opts.rcvbuf = (int)v;
+			opts.rcvbuf = (int)rcvbuf;
 			break;
 		case 'o':
 			opts.fail_open = 1;
