@@ -35,15 +35,7 @@ guard_on() {
 		st_helper_attach
 		return
 	fi
-	in_g nft -f - <<-EOF || return 1
-	table inet smtpguard_nfq {
-		chain forward {
-			type filter hook forward priority filter; policy accept;
-			tcp dport 25 queue num 7
-			tcp sport 25 queue num 7
-		}
-	}
-	EOF
+	st_queue_smtp smtpguard_nfq 7 || return 1
 	in_g "$NFQ" -q 7 -f esmtp -v > "$ST_TMP/nfq.out" 2> "$ST_TMP/nfq.err" &
 	NFQ_PID=$!
 	bg_track $NFQ_PID

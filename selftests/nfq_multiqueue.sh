@@ -24,15 +24,7 @@ t0=$(now)
 st_topo || { st_fail "topology"; st_finish; }
 sink_start || { st_fail "smtp-sink starts"; st_finish; }
 
-in_g nft -f - <<-EOF
-table inet nfq_mq {
-	chain forward {
-		type filter hook forward priority filter; policy accept;
-		tcp dport 25 queue num 4-5
-		tcp sport 25 queue num 4-5
-	}
-}
-EOF
+st_queue_smtp nfq_mq 4-5
 st_check "nft: port 25 spread over queues 4-5" [ $? = 0 ]
 
 ip netns exec "$NS_G" "$NFQ" -q 4-5 -f esmtp -j >"$ST_TMP/nfq.out" 2>"$ST_TMP/nfq.err" &

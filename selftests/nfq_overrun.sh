@@ -23,15 +23,7 @@ t0=$(now)
 st_topo || { st_fail "topology"; st_finish; }
 sink_start || { st_fail "smtp-sink starts"; st_finish; }
 
-in_g nft -f - <<-EOF
-table inet nfq_overrun {
-	chain forward {
-		type filter hook forward priority filter; policy accept;
-		tcp dport 25 queue num 6
-		tcp sport 25 queue num 6
-	}
-}
-EOF
+st_queue_smtp nfq_overrun 6
 ip netns exec "$NS_G" "$NFQ" -q 6 -f esmtp -j --rcvbuf 65536 --maxlen 64 \
 	>"$ST_TMP/nfq.out" 2>"$ST_TMP/nfq.err" &
 NFQ_PID=$!; ST_PIDS="$ST_PIDS $NFQ_PID"
