@@ -161,13 +161,5 @@ exim_mark() { EXIM_MARK=$(wc -l < "$EXIM_LOG" 2>/dev/null || echo 0); }
 exim_log_since() { tail -n +"$((${EXIM_MARK:-0} + 1))" "$EXIM_LOG" 2>/dev/null; }
 # exim_ran VERB: an ACL ran VERB (whole, at a command start) since the mark
 exim_ran() { exim_log_since | grep -qiE "ran: $1( |\$)"; }
-# maildir file that holds Subject MARK (waits for delivery up to 20 s)
-exim_mail_of() {
-	local i f
-	for i in $(seq 100); do
-		f=$(grep -l -F -x "Subject: $1" "$EXIM_MAIL"/new/* 2>/dev/null | head -n1)
-		[ -n "$f" ] && { echo "$f"; return 0; }
-		sleep 0.2
-	done
-	return 1
-}
+# maildir file that holds Subject MARK (maildir_mail_of, lib_smtp.sh)
+exim_mail_of() { maildir_mail_of "$EXIM_MAIL" "$1"; }

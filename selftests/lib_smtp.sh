@@ -366,16 +366,19 @@ pf_stop() {
 	PF_DIR=
 }
 
-# maildir file that holds Subject MARK (waits for delivery up to 20 s)
-pf_mail_of() {
+# maildir_mail_of MAILDIR MARK: the file in MAILDIR that holds Subject MARK
+# (waits for delivery up to 20 s)
+maildir_mail_of() {
 	local i f
 	for i in $(seq 100); do
-		f=$(grep -l -F -x "Subject: $1" "$PF_MAIL"/new/* 2>/dev/null | head -n1)
+		f=$(grep -l -F -x "Subject: $2" "$1"/new/* 2>/dev/null | head -n1)
 		[ -n "$f" ] && { echo "$f"; return 0; }
 		sleep 0.2
 	done
 	return 1
 }
+
+pf_mail_of() { maildir_mail_of "$PF_MAIL" "$1"; }
 # what smtpd received from clients, one command a line
 pf_cmds() { sed -n 's/.*postfix\/smtpd\[[0-9]*\]: < [^ ]*: //p' "$PF_LOG"; }
 
