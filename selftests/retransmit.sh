@@ -55,7 +55,11 @@ if netem "$NS_G" $IF_GS loss 20% && netem "$NS_G" $IF_GC loss 20%; then
 			echo "$out" | grep -qx 'S: 250-XXXXXXX NAME HELO' &&
 				echo "$out" | grep -qx 'S: 250-XXXXXXXX NAME ADDR PROTO HELO' &&
 				echo "$out" | grep -qx 'S: 250-PIPELINING' || {
-				rc=1; echo "# session $i:"; echo "$out" | sed 's/^/#   /'; }
+				rc=1; echo "# session $i:"; echo "$out" | sed 's/^/#   /'
+				# why the reply never came: held/dropped segments, conntrack
+				in_g "$SMTPGUARD_CLI" stats | sed 's/^/#   gw stats: /'
+				in_g nstat -az | grep -E 'TcpRetrans|TcpExtTCPTimeouts' | sed 's/^/#   gw: /'
+				dmesg | tail -5 | sed 's/^/#   dmesg: /'; }
 		done
 		return $rc
 	}
