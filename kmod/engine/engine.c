@@ -2006,27 +2006,60 @@ static bool sg_j_add1(struct sg_journal *j, u8 dir, u32 seq, u32 len, u8 ch)
 }
 
 /*
- * Record the segment's new spans in @j (a copy; the caller commits it).
- * Acknowledged spans make room first. 0: recorded; 1: no room while
- * unacked spans remain (wait for the ACK); 2: no room at all.
+ * What sg_j_add1() may change in one direction: its count, base, chars
+ * and the last entry (extended in place). Restoring this undoes a
+ * partial add without a copy of the journal on the stack.
+ */
+struct sg_j_mark {
+	u32 base;
+	u16 last_len;
+	u8 n;
+	u8 ch[2];
+};
+
+static void sg_j_save(const struct sg_journal *j, u8 dir, struct sg_j_mark *mk)
+{
+	mk->base = j->base[dir];
+	mk->n = j->n[dir];
+	mk->ch[0] = j->ch[dir][0];
+	mk->ch[1] = j->ch[dir][1];
+	mk->last_len = mk->n ? j->len[sg_jfirst(dir) + mk->n - 1] : 0;
+}
+
+static void sg_j_restore(struct sg_journal *j, u8 dir,
+			 const struct sg_j_mark *mk)
+{
+	j->base[dir] = mk->base;
+	j->n[dir] = mk->n;
+	j->ch[dir][0] = mk->ch[0];
+	j->ch[dir][1] = mk->ch[1];
+	if (mk->n)
+		j->len[sg_jfirst(dir) + mk->n - 1] = mk->last_len;
+}
+
+/*
+ * Record the segment's new spans in @j, all or none. Acknowledged spans
+ * make room first (evicting them is final whatever the verdict: the
+ * peer has those bytes). 0: recorded; 1: no room while unacked spans
+ * remain (wait for the ACK); 2: no room at all.
  */
 static int sg_j_add(struct sg_seg *seg, struct sg_journal *j, u32 acked)
 {
 	const struct sg_result *r = &seg->res;
-	struct sg_journal save;
+	struct sg_j_mark mk;
 	u8 dir = seg->dir;
 	u32 i;
 	int pass;
 
 	for (pass = 0; pass < 2; pass++) {
-		save = *j;
+		sg_j_save(j, dir, &mk);
 		for (i = seg->n_replay; i < r->n_spans; i++)
 			if (!sg_j_add1(j, dir, seg->seq + r->spans[i].off,
 				       r->spans[i].len, r->spans[i].ch))
 				break;
 		if (i == r->n_spans)
 			return 0;
-		*j = save;
+		sg_j_restore(j, dir, &mk);
 		if (pass == 0)
 			sg_j_evict(j, dir, acked);
 	}
@@ -2241,8 +2274,10 @@ static void sg_resent_data(struct sg_seg *seg, const u8 *p, u32 n, u32 q)
 		} else if (st == RG_BOL_DOT && c == '\n') {
 			sg_smuggle(seg, '.');
 		}
-		/* a CR after such a dot is judged by the next byte, as
-		 * sg_cli_data() holds it: a copy that ends on it passed */
+		/*
+		 * A CR after such a dot is judged by the next byte, as
+		 * sg_cli_data() holds it: a copy that ends on it passed.
+		 */
 		if (c == '\r' && (st == RG_BOL_DOT || st == RG_DOT)) {
 			st = st == RG_DOT ? RG_DOT_CR : RG_BOL_DOT_CR;
 			continue;
@@ -2610,9 +2645,7 @@ enum sg_verdict sg_seg_end(struct sg_seg *seg)
 	struct sg_conn_state *s = W(seg);
 	struct sg_stream *m = SM(seg);
 	struct sg_result *r = &seg->res;
-	struct sg_journal j;
 	u8 dir = seg->dir;
-	bool jnew = false;
 	int ok;
 
 	/* re-sent uncopied command bytes: all of them, as fingerprinted */
@@ -2624,12 +2657,12 @@ enum sg_verdict sg_seg_end(struct sg_seg *seg)
 	    sg_ring_check(seg))
 		sg_verdict(seg, SG_V_HOLD);	/* copies full: wait for ACKs */
 	if (r->verdict == SG_V_PASS && r->n_spans > seg->n_replay) {
-		j = m->j;
+		/* in place: a failed add leaves the journal as it was */
 		if (seg->sflags & SEG_OVERFLOW) {
-			sg_j_evict(&j, dir, s->acked[dir]);
-			ok = j.n[dir] ? 1 : 2;
+			sg_j_evict(&m->j, dir, s->acked[dir]);
+			ok = m->j.n[dir] ? 1 : 2;
 		} else {
-			ok = sg_j_add(seg, &j, s->acked[dir]);
+			ok = sg_j_add(seg, &m->j, s->acked[dir]);
 		}
 		if (ok == 1) {
 			seg->sflags |= SEG_RWLIMIT;
@@ -2639,13 +2672,9 @@ enum sg_verdict sg_seg_end(struct sg_seg *seg)
 			sg_violate(seg, SG_C_REWRITE_LIMIT,
 				   r->n_spans - seg->n_replay, sg_jcap(dir),
 				   NULL, 0);
-		} else {
-			jnew = true;
 		}
 	}
 	if (r->verdict == SG_V_PASS) {
-		if (jnew)
-			m->j = j;
 		if (unlikely_stream(seg)) {
 			sg_seg_commit_stream(seg);
 		} else if (sg_seq_diff(seg->ack, s->acked[dir ^ 1]) > 0 &&

@@ -33,7 +33,7 @@ enum sg_class {
 	SG_C_PIPELINE,		/* more commands in flight than tracked */
 	SG_C_REWRITE_LIMIT,	/* more rewrites in flight than journaled */
 	SG_C_PICKUP,		/* connection first seen mid-stream */
-	SG_C_DESYNC,		/* the peers' streams or re-sent bytes disagree with the engine's model */
+	SG_C_DESYNC,		/* peers' streams or re-sent bytes disagree with the model */
 	SG_C_BARE_NEWLINE,	/* bare CR or LF inside a DATA line, no end of data */
 	SG_C_MAX
 };
