@@ -24,23 +24,6 @@ void smtp_payload_feed(struct sk_buff *skb, unsigned int dataoff,
 	}
 }
 
-/*
- * Whether the payload may be written where it lies. A clone shares its data
- * with another skb (a tap, TCP's retransmit queue); a shared frag may be
- * page cache (sendfile, splice) or user memory (zerocopy).
- */
-static bool smtp_payload_private(struct sk_buff *skb)
-{
-	const struct sk_buff *iter;
-
-	if (skb_cloned(skb) || skb_has_shared_frag(skb) || skb_zcopy(skb))
-		return false;
-	skb_walk_frags(skb, iter)
-		if (skb_cloned(iter) || skb_has_shared_frag(iter))
-			return false;
-	return true;
-}
-
 /* Overwrite @len bytes at @off with @ch, wherever they lie (head, frags). */
 static void smtp_payload_fill(struct sk_buff *skb, unsigned int off,
 			      unsigned int len, u8 ch)
@@ -67,16 +50,15 @@ int smtp_payload_rewrite(struct sk_buff *skb, unsigned int protoff,
 	if (!end)
 		return 0;
 	/*
-	 * Write only the bytes that change, in place: a GRO/TSO or BIG TCP
-	 * super-packet is never linearised. Only data shared with someone
-	 * else gets a private copy, up to the last span.
+	 * A private copy of the bytes up to the last span, pulled into the
+	 * head; what follows (a GRO/TSO or BIG TCP super-packet's frags)
+	 * is left alone. Frags are never written where they lie: over veth
+	 * or loopback they can be the sending socket's own pages, with the
+	 * skb neither cloned nor marked as having shared frags, and writing
+	 * there rewrote the sender's retransmissions (evasion_netem.sh).
 	 */
-	if (smtp_payload_private(skb)) {
-		if (skb_ensure_writable(skb, protoff + sizeof(*th)))
-			return -ENOMEM;
-	} else if (skb_ensure_writable(skb, dataoff + end)) {
+	if (skb_ensure_writable(skb, dataoff + end))
 		return -ENOMEM;
-	}
 	th = (struct tcphdr *)(skb->data + protoff);	/* may have moved */
 
 	for (i = 0; i < res->n_spans; i++) {

@@ -18,6 +18,9 @@ PAR=5					# sessions in flight
 modprobe sch_netem 2>/dev/null
 st_begin 4 sink
 in_g "$SMTPGUARD_CLI" stats reset >/dev/null
+# every event, to name the desync kind should one happen
+in_g "$SMTPGUARD_CLI" -j monitor > "$ST_TMP/events" 2>&1 &
+bg_track $!
 
 NE=(loss 3% duplicate 3% delay 3ms reorder 25% 50%)
 netem_all() {
@@ -85,6 +88,7 @@ no_desync() {
 	local s
 	s=$(in_g "$SMTPGUARD_CLI" stats) || return 1
 	echo "$s" | grep -E '^(sessions|violations\.desync|violations\.smuggling|resets|holds|drops) ' | sed 's/^/# /'
+	grep -E "desync|smuggl|reset" "$ST_TMP/events" | head -n 20 | sed 's/^/# event: /'
 	echo "$s" | grep -qE '^violations\.desync +0$' &&
 		echo "$s" | grep -qE '^resets +0$'
 }
