@@ -19,7 +19,7 @@ modprobe sch_netem 2>/dev/null
 st_begin 4 sink
 in_g "$SMTPGUARD_CLI" stats reset >/dev/null
 # every event, to name the desync kind should one happen
-in_g "$SMTPGUARD_CLI" -j monitor > "$ST_TMP/events" 2>&1 &
+ip netns exec "$NS_G" "$SMTPGUARD_CLI" -j monitor > "$ST_TMP/events" 2>&1 &
 bg_track $!
 
 NE=(loss 3% duplicate 3% delay 3ms reorder 25% 50%)

@@ -209,7 +209,12 @@ lib_cleanup() {
 	for p in "${LIB_PIDS[@]}"; do
 		busywait 2000 lib_pid_gone "$p" || kill -9 "$p" 2>/dev/null
 	done
-	for ns in "${LIB_NS[@]}"; do ip netns del "$ns" 2>/dev/null; done
+	# anything still running in a namespace keeps it alive after "ip netns
+	# del", and with it its ct helper objects, which pin the module
+	for ns in "${LIB_NS[@]}"; do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+		ip netns del "$ns" 2>/dev/null
+	done
 	[ -n "$LIB_TMP" ] && [ -z "${KEEP_TMP:-}" ] && rm -rf "$LIB_TMP"
 	return 0
 }
