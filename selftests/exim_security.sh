@@ -1,0 +1,221 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The security tests of the Postfix side (smuggling.sh, segmentation.sh's
+# pipelining and split verbs, starttls.sh's injection) against live Exim
+# 4.96 (lib_exim.sh) through the kernel helper. Every case runs first with
+# the helper attached (the hidden command must not run), then as a control
+# with the helper detached, which shows Exim really runs it, so the check
+# can fail. Where Exim itself resists a variant (Debian's 4.96 carries the
+# CVE-2023-51766 fix: it ends data only at CRLF.CRLF, or LF.LF in LF-only
+# mode), the control is a skip that says so and only the attached run is
+# asserted.
+. "$(dirname "$0")/lib_smtp.sh"
+. "$ST_DIR/lib_exim.sh"
+
+st_require ip nft conntrack openssl python3
+st_need_vm
+exim_available || st_skip_all "no $EXIM_BIN (scripts/install-deps)"
+
+# the expected outcome follows the esmtp preset's actions
+preset_action() {	# CLASS
+	local a
+	a=$(sed -n "s/^action $1 \\([a-z]*\\).*/\\1/p" "$TOPDIR/policy/esmtp.conf" 2>/dev/null)
+	echo "${a:-reset}"
+}
+SMUGGLE_ACTION=$(preset_action smuggling)
+INJECT_ACTION=$(preset_action starttls-injection)
+
+# 8 DATA variants and the command-line one, each attached + control;
+# pipelining, split verb, STARTTLS injection: attached + control; plain
+# STARTTLS; exim starts; helper seen
+st_begin $(( 2 * ${#SMUGGLE_VARIANTS[@]} + 2 + 6 + 3 )) none
+exim_server_start || { st_fail "exim starts"; st_finish; }
+st_pass "exim starts in the server namespace"
+
+# xsession NAME [TIMEOUT]: the client script on stdin, output in
+# $ST_TMP/NAME.out; returns the client's exit status (3: reset)
+xsession() {
+	local rc=0
+	exim_mark
+	timeout 120 ip netns exec "$NS_C" $SMTP_CLIENT -k -t "${2:-8}" $S4 25 \
+		> "$ST_TMP/$1.out" 2>&1 || rc=$?
+	sleep 0.5
+	return $rc
+}
+show() {	# NAME: diagnostics
+	echo "# client:"; tail -n 14 "$ST_TMP/$1.out" | cut -c1-160 | sed 's/^/#   /'
+	echo "# exim:"; exim_log_since | cut -c1-200 | tail -n 14 | sed 's/^/#   /'
+}
+was_reset() { grep -qE 'RESULT: (reset|closed)' "$ST_TMP/$1.out"; }
+# acted ACTION NAME: the client saw what ACTION does (reset: a reset or
+# close; drop: the session stalls, no 250 after the attack; log: anything)
+acted() {
+	case $1 in
+	reset) was_reset "$2" || { echo "# $2: client not reset"; return 1; } ;;
+	drop) ! grep -q 'RESULT: ok' "$ST_TMP/$2.out" || { echo "# $2: session went on"; return 1; } ;;
+	esac
+	return 0
+}
+exim_received() { exim_log_since | grep -q "<= $1 "; }
+
+# ---------------------------------------------------------------- smuggling
+# attached: nothing of the second transaction reaches Exim as commands
+smuggle_attached() {	# TAG VARIANT
+	local rc=0
+	smuggle_script "$1" "$2" | xsession "sm-$1"
+	if exim_log_since | grep -qE "evil-$1@|victim@server.test"; then
+		echo "# $1: Exim read the smuggled transaction"
+		[ "$SMUGGLE_ACTION" = log ] || rc=1
+	fi
+	acted "$SMUGGLE_ACTION" "sm-$1" || rc=1
+	[ $rc = 0 ] && echo "# $1: client $(sed -n 's/^RESULT: //p' "$ST_TMP/sm-$1.out"), nothing smuggled" ||
+		show "sm-$1"
+	return $rc
+}
+i=0
+for v in "${SMUGGLE_VARIANTS[@]}"; do
+	i=$((i + 1))
+	st_check "smuggling in DATA '$v': $SMUGGLE_ACTION, Exim reads no smuggled transaction" \
+		smuggle_attached v$i "$v"
+done
+cmdline_attached() {
+	local rc=0
+	smuggle_cmdline_script | xsession sm-cmdline
+	exim_ran "VRFY probe-(lf|cr)" && { echo "# a VRFY after a bare CR/LF ran"; rc=1; }
+	acted "$SMUGGLE_ACTION" sm-cmdline || rc=1
+	[ $rc = 0 ] || show sm-cmdline
+	return $rc
+}
+st_check "bare LF/CR in a command line: $SMUGGLE_ACTION, the VRFY behind it never runs" cmdline_attached
+
+# -------------------------------------------------- pipelining and masking
+# five commands in one write: MAIL, VRFY, RCPT, EXPN, NOOP
+pipe_script() {
+	printf '%s\n' 'expect 220' 'cmd EHLO client.test 250' \
+		'send MAIL FROM:<pipe@client.test>\r\nVRFY probe-pipe@server.test\r\nRCPT TO:<rcpt@server.test>\r\nEXPN probe-pipe2@server.test\r\nNOOP\r\n' \
+		'read' 'read' 'read' 'read' 'read' 'cmd RSET 250' 'cmd QUIT 221'
+}
+# VERB SUFFIX: how Exim saw the masked VERB (its syntax-error line)
+exim_masked_as() {
+	exim_log_since | sed -n "s/.*SMTP syntax error in \"\\([A-Za-z-]*\\) $2\".*/\\1/p" | head -n1
+}
+masked_at_exim() {	# VERB SUFFIX NAME
+	local seen
+	seen=$(exim_masked_as "$1" "$2")
+	masked_like "$1" "$seen" && { echo "# $3: $1 -> $seen (Exim: unrecognized command)"; return 0; }
+	echo "# $3: $1 reached Exim as '${seen:-nothing}', not masked"
+	return 1
+}
+pipe_attached() {
+	local rc=0 n500
+	pipe_script | xsession pipe
+	exim_ran "(VRFY|EXPN) probe-pipe2?@server.test" && { echo "# a pipelined VRFY/EXPN ran"; rc=1; }
+	masked_at_exim VRFY probe-pipe@server.test pipe || rc=1
+	masked_at_exim EXPN probe-pipe2@server.test pipe || rc=1
+	exim_log_since | grep -qF 'rcpt: RCPT TO:<rcpt@server.test>' ||
+		{ echo "# the RCPT after the masked VRFY did not run"; rc=1; }
+	n500=$(grep -c '^S: 500' "$ST_TMP/pipe.out")
+	[ "$n500" = 2 ] || { echo "# client saw $n500 replies 500, want 2"; rc=1; }
+	grep -q 'RESULT: ok' "$ST_TMP/pipe.out" || { echo "# session did not end cleanly"; rc=1; }
+	[ $rc = 0 ] || show pipe
+	return $rc
+}
+st_check "pipelined MAIL/VRFY/RCPT/EXPN/NOOP in one segment: VRFY, EXPN masked at Exim, the others run" \
+	pipe_attached
+
+split_script() {
+	printf '%s\n' 'expect 220' 'cmd EHLO client.test 250' 'send VR' 'sleep 0.4' \
+		'send FY probe-split@server.test\r\n' 'read' 'cmd QUIT 221'
+}
+split_attached() {
+	local rc=0
+	split_script | xsession split
+	exim_ran "VRFY probe-split@server.test" && { echo "# the split VRFY ran"; rc=1; }
+	masked_at_exim VRFY probe-split@server.test split || rc=1
+	[ $rc = 0 ] || show split
+	return $rc
+}
+st_check "VRFY split across two segments reaches Exim masked" split_attached
+
+# ---------------------------------------------------------------- STARTTLS
+inject_script() {	# the commands pipelined behind STARTTLS in one write,
+	# then (if the connection lives) a TLS handshake and a session inside
+	printf '%s\n' 'expect 220' 'cmd EHLO client.test 250' \
+		'send STARTTLS\r\nVRFY probe-inject@server.test\r\n' 'expect 220' \
+		'tls' 'cmd EHLO client.test 250' 'cmd QUIT 221'
+}
+tls_plain() {
+	local rc=0
+	printf '%s\n' 'expect 220' 'cmd EHLO client.test 250' 'cmd STARTTLS 220' 'tls' \
+		'cmd EHLO client.test 250' 'cmd VRFY probe-tls@server.test 2' 'cmd QUIT 221' |
+		xsession tls-plain
+	grep -q '^EV: TLS' "$ST_TMP/tls-plain.out" && grep -q 'RESULT: ok' "$ST_TMP/tls-plain.out" || rc=1
+	# the TLS stream is opaque to the helper: the VRFY inside runs
+	exim_ran "VRFY probe-tls@server.test" || { echo "# VRFY inside TLS did not run"; rc=1; }
+	[ $rc = 0 ] && echo "# $(grep '^EV: TLS' "$ST_TMP/tls-plain.out")" || show tls-plain
+	return $rc
+}
+st_check "STARTTLS through the helper: TLS comes up, the session inside goes on" tls_plain
+inject_attached() {
+	local rc=0
+	inject_script | xsession inject
+	exim_ran "VRFY probe-inject@server.test" && { echo "# the injected VRFY ran"; rc=1; }
+	acted "$INJECT_ACTION" inject || rc=1
+	[ $rc = 0 ] || show inject
+	return $rc
+}
+st_check "STARTTLS injection (one write): $INJECT_ACTION, the injected VRFY never runs" inject_attached
+
+st_check "helper attached to the SMTP flow (conntrack helper=smtp)" st_helper_seen
+
+# ---------------------------------------------------------------- controls
+st_helper_detach
+i=0
+for v in "${SMUGGLE_VARIANTS[@]}"; do
+	i=$((i + 1))
+	smuggle_script c$i "$v" | xsession "ctl-sm-c$i"
+	desc="control, helper detached: Exim records the smuggled message of '$v'"
+	if exim_received "evil-c$i@attacker.test"; then
+		st_pass "$desc"
+	elif exim_received "legit-c$i@client.test"; then
+		st_diag "Exim 4.96 reads '$v' as message data: not vulnerable to this variant"
+		st_skip "$desc" "Exim itself is not vulnerable to '$v'"
+	else
+		st_fail "$desc"
+		echo "# neither the carrier nor a smuggled message arrived"; show "ctl-sm-c$i"
+	fi
+done
+smuggle_cmdline_script | xsession ctl-cmdline 3
+exim_ran "VRFY probe-cr" && st_diag "Exim also runs the VRFY behind a bare CR"
+if exim_ran "VRFY probe-lf"; then
+	st_pass "control, helper detached: Exim runs the VRFY behind a bare LF"
+else
+	st_fail "control, helper detached: Exim runs the VRFY behind a bare LF"; show ctl-cmdline
+fi
+pipe_script | xsession ctl-pipe
+if exim_ran "VRFY probe-pipe@server.test" && exim_ran "EXPN probe-pipe2@server.test"; then
+	st_pass "control, helper detached: the pipelined VRFY and EXPN run on Exim"
+else
+	st_fail "control, helper detached: the pipelined VRFY and EXPN run on Exim"; show ctl-pipe
+fi
+split_script | xsession ctl-split
+if exim_ran "VRFY probe-split@server.test"; then
+	st_pass "control, helper detached: the split VRFY runs on Exim"
+else
+	st_fail "control, helper detached: the split VRFY runs on Exim"; show ctl-split
+fi
+inject_script | xsession ctl-inject
+desc="control, helper detached: Exim runs the VRFY injected behind STARTTLS"
+if exim_ran "VRFY probe-inject@server.test"; then
+	st_pass "$desc"
+elif grep -q '^EV: TLS' "$ST_TMP/ctl-inject.out" && grep -q 'RESULT: ok' "$ST_TMP/ctl-inject.out"; then
+	st_diag "Exim 4.96 discards what was pipelined behind STARTTLS: TLS came up, the injected VRFY never ran"
+	st_skip "$desc" "Exim itself discards input pipelined behind STARTTLS"
+else
+	st_fail "$desc"
+	echo "# no VRFY, and no TLS session after the injection either"; show ctl-inject
+fi
+st_helper_attach
+st_diag "runtime $(elapsed "$t0")s"
+st_finish
