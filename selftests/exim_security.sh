@@ -9,7 +9,9 @@
 # can fail. Where Exim itself resists a variant (Debian's 4.96 carries the
 # CVE-2023-51766 fix: it ends data only at CRLF.CRLF, or LF.LF in LF-only
 # mode), the control is a skip that says so and only the attached run is
-# asserted.
+# asserted. One variant is Exim's own: a carrier whose header lines end in
+# a bare LF puts Exim in LF-only mode, where "\n.\n" ends data and the
+# smuggled transaction runs (its control passes).
 . "$(dirname "$0")/lib_smtp.sh"
 . "$ST_DIR/lib_exim.sh"
 
@@ -26,10 +28,10 @@ preset_action() {	# CLASS
 SMUGGLE_ACTION=$(preset_action smuggling)
 INJECT_ACTION=$(preset_action starttls-injection)
 
-# 8 DATA variants and the command-line one, each attached + control;
-# pipelining, split verb, STARTTLS injection: attached + control; plain
-# STARTTLS; exim starts; helper seen
-st_begin $(( 2 * ${#SMUGGLE_VARIANTS[@]} + 2 + 6 + 3 )) none
+# 8 DATA variants, the LF-only one and the command-line one, each
+# attached + control; pipelining, split verb, STARTTLS injection: attached
+# + control; plain STARTTLS; exim starts; helper seen
+st_begin $(( 2 * ${#SMUGGLE_VARIANTS[@]} + 4 + 6 + 3 )) none
 exim_server_start || { st_fail "exim starts"; st_finish; }
 st_pass "exim starts in the server namespace"
 
@@ -61,9 +63,9 @@ exim_received() { exim_log_since | grep -q "<= $1 "; }
 
 # ---------------------------------------------------------------- smuggling
 # attached: nothing of the second transaction reaches Exim as commands
-smuggle_attached() {	# TAG VARIANT
+smuggle_attached() {	# TAG VARIANT [EOL]
 	local rc=0
-	smuggle_script "$1" "$2" | xsession "sm-$1"
+	smuggle_script "$@" | xsession "sm-$1"
 	if exim_log_since | grep -qE "evil-$1@|victim@server.test"; then
 		echo "# $1: Exim read the smuggled transaction"
 		[ "$SMUGGLE_ACTION" = log ] || rc=1
@@ -79,10 +81,12 @@ for v in "${SMUGGLE_VARIANTS[@]}"; do
 	st_check "smuggling in DATA '$v': $SMUGGLE_ACTION, Exim reads no smuggled transaction" \
 		smuggle_attached v$i "$v"
 done
+st_check "LF-only carrier ending '\\n.\\n' (Exim's LF mode): $SMUGGLE_ACTION, Exim reads no smuggled transaction" \
+	smuggle_attached lf '\n.\n' '\n'
 cmdline_attached() {
 	local rc=0
 	smuggle_cmdline_script | xsession sm-cmdline
-	exim_ran "VRFY probe-(lf|cr)" && { echo "# a VRFY after a bare CR/LF ran"; rc=1; }
+	exim_ran "VRFY probe-(lf|cr)@server.test" && { echo "# a VRFY after a bare CR/LF ran"; rc=1; }
 	acted "$SMUGGLE_ACTION" sm-cmdline || rc=1
 	[ $rc = 0 ] || show sm-cmdline
 	return $rc
@@ -186,9 +190,16 @@ for v in "${SMUGGLE_VARIANTS[@]}"; do
 		echo "# neither the carrier nor a smuggled message arrived"; show "ctl-sm-c$i"
 	fi
 done
+smuggle_script ctl-lf '\n.\n' '\n' | xsession ctl-sm-lf
+if exim_received "evil-ctl-lf@attacker.test"; then
+	st_pass "control, helper detached: Exim in LF-only mode records the smuggled message"
+else
+	st_fail "control, helper detached: Exim in LF-only mode records the smuggled message"
+	show ctl-sm-lf
+fi
 smuggle_cmdline_script | xsession ctl-cmdline 3
-exim_ran "VRFY probe-cr" && st_diag "Exim also runs the VRFY behind a bare CR"
-if exim_ran "VRFY probe-lf"; then
+exim_ran "VRFY probe-cr@server.test" && st_diag "Exim also runs the VRFY behind a bare CR"
+if exim_ran "VRFY probe-lf@server.test"; then
 	st_pass "control, helper detached: Exim runs the VRFY behind a bare LF"
 else
 	st_fail "control, helper detached: Exim runs the VRFY behind a bare LF"; show ctl-cmdline
