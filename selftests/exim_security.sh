@@ -29,9 +29,10 @@ SMUGGLE_ACTION=$(preset_action smuggling)
 INJECT_ACTION=$(preset_action starttls-injection)
 
 # 8 DATA variants, the LF-only one and the command-line one, each
-# attached + control; pipelining, split verb, STARTTLS injection: attached
-# + control; plain STARTTLS; exim starts; helper seen
-st_begin $(( 2 * ${#SMUGGLE_VARIANTS[@]} + 4 + 6 + 3 )) none
+# attached + control; pipelining, verbs one by one, EHLO keywords, split
+# verb, STARTTLS injection: attached + control; plain STARTTLS; exim
+# starts; helper seen
+st_begin $(( 2 * ${#SMUGGLE_VARIANTS[@]} + 4 + 10 + 3 )) none
 exim_server_start || { st_fail "exim starts"; st_finish; }
 st_pass "exim starts in the server namespace"
 
@@ -128,6 +129,48 @@ pipe_attached() {
 st_check "pipelined MAIL/VRFY/RCPT/EXPN/NOOP in one segment: VRFY, EXPN masked at Exim, the others run" \
 	pipe_attached
 
+# one command at a time: each disallowed verb (and a lower-case one)
+# reaches Exim masked, Exim answers 500; the EHLO reply's EXPN and ETRN
+# keywords (Exim offers them when their ACLs exist) reach the client masked
+verbs_script() {
+	printf '%s\n' 'expect 220' 'cmd EHLO client.test 250' 'line VRFY probe-v@server.test' 'read' \
+		'line EXPN probe-e@server.test' 'read' 'line ETRN probe-etrn' 'read' \
+		'line vrfy probe-lc@server.test' 'read' 'cmd NOOP 250' 'cmd QUIT 221'
+}
+ehlo_keywords() {	# NAME: the keywords of the EHLO reply the client saw
+	sed -n '/^C: EHLO/,/^S: 250 /s/^S: 250[- ]\([^ ]*\).*/\1/p' "$ST_TMP/$1.out" | tail -n +2
+}
+verbs_attached() {
+	local rc=0 n500
+	verbs_script | xsession verbs
+	exim_ran "(VRFY|EXPN|ETRN) probe-" && { echo "# a disallowed verb ran"; rc=1; }
+	masked_at_exim VRFY probe-v@server.test verbs || rc=1
+	masked_at_exim EXPN probe-e@server.test verbs || rc=1
+	masked_at_exim ETRN probe-etrn verbs || rc=1
+	masked_at_exim VRFY probe-lc@server.test verbs-lower-case || rc=1
+	n500=$(grep -c '^S: 500' "$ST_TMP/verbs.out")
+	[ "$n500" = 4 ] || { echo "# client saw $n500 replies 500, want 4"; rc=1; }
+	grep -q 'RESULT: ok' "$ST_TMP/verbs.out" || { echo "# session did not end cleanly"; rc=1; }
+	[ $rc = 0 ] || show verbs
+	return $rc
+}
+st_check "VRFY, EXPN, ETRN, lower-case vrfy: each reaches Exim masked, client gets 500" verbs_attached
+ehlo_attached() {
+	local rc=0 k kws n=0
+	kws=$(ehlo_keywords verbs)
+	echo "# Exim's EHLO keywords seen by the client: $(echo $kws)"
+	for k in PIPELINING CHUNKING STARTTLS SMTPUTF8 8BITMIME DSN; do
+		echo "$kws" | grep -qx "$k" || { echo "# keyword $k lost"; rc=1; }
+	done
+	echo "$kws" | grep -qxE 'EXPN|ETRN' && { echo "# EXPN/ETRN keyword passed"; rc=1; }
+	for k in $kws; do
+		masked_like EXPN "$k" || masked_like ETRN "$k" && n=$((n + 1))
+	done
+	[ $n -ge 2 ] || { echo "# $n masked EXPN/ETRN keywords, want 2"; rc=1; }
+	return $rc
+}
+st_check "Exim's EHLO reply: EXPN, ETRN masked, PIPELINING/CHUNKING/STARTTLS/... intact" ehlo_attached
+
 split_script() {
 	printf '%s\n' 'expect 220' 'cmd EHLO client.test 250' 'send VR' 'sleep 0.4' \
 		'send FY probe-split@server.test\r\n' 'read' 'cmd QUIT 221'
@@ -213,6 +256,19 @@ if exim_ran "VRFY probe-pipe@server.test" && exim_ran "EXPN probe-pipe2@server.t
 	st_pass "control, helper detached: the pipelined VRFY and EXPN run on Exim"
 else
 	st_fail "control, helper detached: the pipelined VRFY and EXPN run on Exim"; show ctl-pipe
+fi
+verbs_script | xsession ctl-verbs
+if exim_ran "VRFY probe-v@server.test" && exim_ran "EXPN probe-e@server.test" &&
+	exim_ran "ETRN probe-etrn" && exim_ran "VRFY probe-lc@server.test"; then
+	st_pass "control, helper detached: VRFY, EXPN, ETRN, vrfy run on Exim"
+else
+	st_fail "control, helper detached: VRFY, EXPN, ETRN, vrfy run on Exim"; show ctl-verbs
+fi
+if ehlo_keywords ctl-verbs | grep -qx EXPN && ehlo_keywords ctl-verbs | grep -qx ETRN; then
+	st_pass "control, helper detached: Exim's EHLO reply offers EXPN and ETRN"
+else
+	st_fail "control, helper detached: Exim's EHLO reply offers EXPN and ETRN"
+	echo "# keywords: $(ehlo_keywords ctl-verbs | tr '\n' ' ')"
 fi
 split_script | xsession ctl-split
 if exim_ran "VRFY probe-split@server.test"; then
