@@ -129,13 +129,15 @@ pipe_attached() {
 st_check "pipelined MAIL/VRFY/RCPT/EXPN/NOOP in one segment: VRFY, EXPN masked at Exim, the others run" \
 	pipe_attached
 
-# one command at a time: each disallowed verb (and a lower-case one)
-# reaches Exim masked, Exim answers 500; the EHLO reply's EXPN and ETRN
-# keywords (Exim offers them when their ACLs exist) reach the client masked
+# one command at a time: each disallowed verb reaches Exim masked, Exim
+# answers 500 (three at most: Exim drops a session at its fourth
+# unrecognized command, smtp_max_unknown_commands); the EHLO reply's EXPN
+# and ETRN keywords (Exim offers them when their ACLs exist) reach the
+# client masked
 verbs_script() {
 	printf '%s\n' 'expect 220' 'cmd EHLO client.test 250' 'line VRFY probe-v@server.test' 'read' \
 		'line EXPN probe-e@server.test' 'read' 'line ETRN probe-etrn' 'read' \
-		'line vrfy probe-lc@server.test' 'read' 'cmd NOOP 250' 'cmd QUIT 221'
+		'cmd NOOP 250' 'cmd QUIT 221'
 }
 ehlo_keywords() {	# NAME: the keywords of the EHLO reply the client saw
 	sed -n '/^C: EHLO/,/^S: 250 /s/^S: 250[- ]\([^ ]*\).*/\1/p' "$ST_TMP/$1.out" | tail -n +2
@@ -147,14 +149,13 @@ verbs_attached() {
 	masked_at_exim VRFY probe-v@server.test verbs || rc=1
 	masked_at_exim EXPN probe-e@server.test verbs || rc=1
 	masked_at_exim ETRN probe-etrn verbs || rc=1
-	masked_at_exim VRFY probe-lc@server.test verbs-lower-case || rc=1
 	n500=$(grep -c '^S: 500' "$ST_TMP/verbs.out")
-	[ "$n500" = 4 ] || { echo "# client saw $n500 replies 500, want 4"; rc=1; }
+	[ "$n500" = 3 ] || { echo "# client saw $n500 replies 500, want 3"; rc=1; }
 	grep -q 'RESULT: ok' "$ST_TMP/verbs.out" || { echo "# session did not end cleanly"; rc=1; }
 	[ $rc = 0 ] || show verbs
 	return $rc
 }
-st_check "VRFY, EXPN, ETRN, lower-case vrfy: each reaches Exim masked, client gets 500" verbs_attached
+st_check "VRFY, EXPN, ETRN one by one: each reaches Exim masked, client gets 500" verbs_attached
 ehlo_attached() {
 	local rc=0 k kws n=0
 	kws=$(ehlo_keywords verbs)
@@ -173,17 +174,20 @@ st_check "Exim's EHLO reply: EXPN, ETRN masked, PIPELINING/CHUNKING/STARTTLS/...
 
 split_script() {
 	printf '%s\n' 'expect 220' 'cmd EHLO client.test 250' 'send VR' 'sleep 0.4' \
-		'send FY probe-split@server.test\r\n' 'read' 'cmd QUIT 221'
+		'send FY probe-split@server.test\r\n' 'read' \
+		'line vrfy probe-lc@server.test' 'read' 'cmd QUIT 221'
 }
 split_attached() {
 	local rc=0
 	split_script | xsession split
 	exim_ran "VRFY probe-split@server.test" && { echo "# the split VRFY ran"; rc=1; }
 	masked_at_exim VRFY probe-split@server.test split || rc=1
+	exim_ran "VRFY probe-lc@server.test" && { echo "# the lower-case vrfy ran"; rc=1; }
+	masked_at_exim VRFY probe-lc@server.test lower-case || rc=1
 	[ $rc = 0 ] || show split
 	return $rc
 }
-st_check "VRFY split across two segments reaches Exim masked" split_attached
+st_check "VRFY split across two segments, and a lower-case vrfy, reach Exim masked" split_attached
 
 # ---------------------------------------------------------------- STARTTLS
 inject_script() {	# the commands pipelined behind STARTTLS in one write,
@@ -259,10 +263,10 @@ else
 fi
 verbs_script | xsession ctl-verbs
 if exim_ran "VRFY probe-v@server.test" && exim_ran "EXPN probe-e@server.test" &&
-	exim_ran "ETRN probe-etrn" && exim_ran "VRFY probe-lc@server.test"; then
-	st_pass "control, helper detached: VRFY, EXPN, ETRN, vrfy run on Exim"
+	exim_ran "ETRN probe-etrn"; then
+	st_pass "control, helper detached: VRFY, EXPN, ETRN run on Exim"
 else
-	st_fail "control, helper detached: VRFY, EXPN, ETRN, vrfy run on Exim"; show ctl-verbs
+	st_fail "control, helper detached: VRFY, EXPN, ETRN run on Exim"; show ctl-verbs
 fi
 if ehlo_keywords ctl-verbs | grep -qx EXPN && ehlo_keywords ctl-verbs | grep -qx ETRN; then
 	st_pass "control, helper detached: Exim's EHLO reply offers EXPN and ETRN"
@@ -271,10 +275,11 @@ else
 	echo "# keywords: $(ehlo_keywords ctl-verbs | tr '\n' ' ')"
 fi
 split_script | xsession ctl-split
-if exim_ran "VRFY probe-split@server.test"; then
-	st_pass "control, helper detached: the split VRFY runs on Exim"
+if exim_ran "VRFY probe-split@server.test" && exim_ran "VRFY probe-lc@server.test"; then
+	st_pass "control, helper detached: the split VRFY and the lower-case vrfy run on Exim"
 else
-	st_fail "control, helper detached: the split VRFY runs on Exim"; show ctl-split
+	st_fail "control, helper detached: the split VRFY and the lower-case vrfy run on Exim"
+	show ctl-split
 fi
 inject_script | xsession ctl-inject
 desc="control, helper detached: Exim runs the VRFY injected behind STARTTLS"
