@@ -1,17 +1,20 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The security tests of the Postfix side (smuggling.sh, segmentation.sh's
-# pipelining and split verbs, starttls.sh's injection) against live Exim
-# 4.96 (lib_exim.sh) through the kernel helper. Every case runs first with
-# the helper attached (the hidden command must not run), then as a control
-# with the helper detached, which shows Exim really runs it, so the check
-# can fail. Where Exim itself resists a variant (Debian's 4.96 carries the
-# CVE-2023-51766 fix: it ends data only at CRLF.CRLF, or LF.LF in LF-only
-# mode), the control is a skip that says so and only the attached run is
-# asserted. One variant is Exim's own: a carrier whose header lines end in
-# a bare LF puts Exim in LF-only mode, where "\n.\n" ends data and the
-# smuggled transaction runs (its control passes).
+# The security tests of the Postfix side (smuggling.sh; mask_verbs.sh's
+# verbs and EHLO keywords; segmentation.sh's pipelining and split verbs;
+# starttls.sh's injection) against live Exim 4.96 (lib_exim.sh) through the
+# kernel helper. Every case runs first with the helper attached (the hidden
+# command must not run, the preset's action must be seen), then as a
+# control with the helper detached, which shows Exim really runs it, so the
+# check can fail. Where Exim itself resists a case, the control is a skip
+# that says so and only the attached run is asserted (its action check can
+# still fail):
+#   - Debian's 4.96 carries the CVE-2023-51766 fix: in a CRLF message it
+#     ends data only at CRLF.CRLF, so none of the 8 shared DATA variants
+#     smuggles; a carrier whose header lines end in a bare LF puts it in
+#     LF-only mode, where "\n.\n" ends data: that variant's control passes;
+#   - it discards what a client pipelines behind STARTTLS.
 . "$(dirname "$0")/lib_smtp.sh"
 . "$ST_DIR/lib_exim.sh"
 
