@@ -556,3 +556,28 @@ evasion_run() {
 	fi
 	return $rc
 }
+
+# --------------------------------------------------------------- smuggling
+# SMTP smuggling (CVE-2023-51764 class), shared by smuggling.sh (Postfix)
+# and exim_security.sh: the end-of-data variants with a bare CR or LF.
+SMUGGLE_VARIANTS=('\n.\n' '\r.\r' '\r.\n' '\n.\r' '\n.\r\n' '\r\n.\n' '\r.\r\n' '\r\n.\r')
+# smuggle_script TAG VARIANT [EOL]: smtp_client.py script of a carrier
+# message whose body ends in VARIANT, followed by a second transaction from
+# <evil-TAG@attacker.test> (Subject smuggled-TAG) and a real end of data;
+# EOL ends the carrier's header and blank line (default \r\n; \n puts Exim
+# in its LF-only mode, where \n.\n ends data)
+smuggle_script() {
+	local eol=${3:-'\r\n'}
+	printf '%s\n' 'expect 220' 'cmd EHLO client.test 250' \
+		"cmd MAIL FROM:<legit-$1@client.test> 250" 'cmd RCPT TO:<rcpt@server.test> 250' \
+		'cmd DATA 354' "send Subject: carrier-$1$eol${eol}hello$2" \
+		"send MAIL FROM:<evil-$1@attacker.test>\\r\\nRCPT TO:<victim@server.test>\\r\\nDATA\\r\\nSubject: smuggled-$1\\r\\n\\r\\nsmuggled\\r\\n.\\r\\n" \
+		'drain 1.5' 'cmd QUIT 221'
+}
+# smuggle_cmdline_script: NOOP ended by a bare LF, then by a bare CR, each
+# followed by a VRFY (probe-lf, probe-cr) a server may read as a command
+smuggle_cmdline_script() {
+	printf '%s\n' 'expect 220' 'cmd EHLO client.test 250' \
+		'send NOOP\nVRFY probe-lf@server.test\r\n' 'read' 'read' \
+		'send NOOP\rVRFY probe-cr@server.test\r\n' 'read' 'read' 'cmd QUIT 221'
+}

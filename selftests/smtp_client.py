@@ -32,6 +32,9 @@ Python string escapes (\\r \\n \\x00 \\\\):
                          body (like --gen, streamed), then ".\r\n"; prints
                          "EV: datagen sha256=<digest of the message>"
     shutdown             half-close (SHUT_WR)
+    tls                  TLS handshake on the connection (after the 220 to
+                         STARTTLS; no certificate check): every later step
+                         runs inside TLS
 
 Body digest (--sha, --sha-dump, datagen): sha256 of the message in LF form
 with trailing newlines removed.  --sha-dump first strips the headers that
@@ -249,6 +252,17 @@ def run_script(c, steps, keep_going=False):
             time.sleep(float(arg))
         elif op == "shutdown":
             c.s.shutdown(socket.SHUT_WR)
+        elif op == "tls":
+            import ssl
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            try:
+                c.s = ctx.wrap_socket(c.s)
+            except (ssl.SSLError, OSError) as e:
+                log("EV", "line %d: TLS handshake failed: %s" % (lineno, e))
+                return False
+            log("EV", "TLS %s" % c.s.version())
         elif op == "drain":
             end = time.time() + float(arg)
             c.s.settimeout(0.2)

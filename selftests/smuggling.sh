@@ -21,7 +21,7 @@ st_need_vm
 ACTION=$(sed -n 's/^action smuggling \([a-z]*\).*/\1/p' "$TOPDIR/policy/esmtp.conf" 2>/dev/null)
 ACTION=${ACTION:-reset}
 
-VARIANTS=('\n.\n' '\r.\r' '\r.\n' '\n.\r' '\n.\r\n' '\r\n.\n' '\r.\r\n' '\r\n.\r')
+VARIANTS=("${SMUGGLE_VARIANTS[@]}")
 st_begin $(( ${#VARIANTS[@]} + 3 )) postfix
 st_diag "esmtp preset: action smuggling $ACTION"
 
@@ -29,17 +29,8 @@ st_diag "esmtp preset: action smuggling $ACTION"
 smuggle() {
 	local tag=$1 v=$2 out rc crc=0
 	pf_mark
-	out=$(timeout 60 ip netns exec "$NS_C" $SMTP_CLIENT -t 8 $S4 25 2>&1 <<-S
-	expect 220
-	cmd EHLO client.test 250
-	cmd MAIL FROM:<legit-$tag@client.test> 250
-	cmd RCPT TO:<rcpt@server.test> 250
-	cmd DATA 354
-	send Subject: carrier-$tag\r\n\r\nhello$v
-	send MAIL FROM:<evil-$tag@attacker.test>\r\nRCPT TO:<victim@server.test>\r\nDATA\r\nSubject: smuggled-$tag\r\n\r\nsmuggled\r\n.\r\n
-	drain 1.5
-	cmd QUIT 221
-	S
+	out=$(smuggle_script "$tag" "$v" |
+		timeout 60 ip netns exec "$NS_C" $SMTP_CLIENT -t 8 $S4 25 2>&1
 	) || crc=$?
 	sleep 0.5
 	rc=0
@@ -73,17 +64,8 @@ done
 cmdline() {
 	local out crc=0 rc=0
 	pf_mark
-	out=$(timeout 60 ip netns exec "$NS_C" $SMTP_CLIENT -t 8 $S4 25 2>&1 <<-S
-	expect 220
-	cmd EHLO client.test 250
-	send NOOP\nVRFY probe-lf\r\n
-	read
-	read
-	send NOOP\rVRFY probe-cr\r\n
-	read
-	read
-	cmd QUIT 221
-	S
+	out=$(smuggle_cmdline_script |
+		timeout 60 ip netns exec "$NS_C" $SMTP_CLIENT -t 8 $S4 25 2>&1
 	) || crc=$?
 	sleep 0.3
 	pf_new_cmds | grep -qi '^VRFY' && { echo "# VRFY reached the server whole"; rc=1; }
