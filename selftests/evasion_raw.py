@@ -28,6 +28,7 @@ from scapy.utils import checksum
 
 DPORT = 25
 TIMEOUT = float(os.environ.get("EVASION_TIMEOUT", "8"))
+CONNECT_TIMEOUT = max(TIMEOUT, 45.0)
 
 
 class Session:
@@ -137,9 +138,11 @@ class Session:
         self.connected = False
         self.seg(flags="S", advance=False)
         self.snd_nxt = (self.snd_nxt + 1) & 0xffffffff
-        if not self.pump(lambda b: self.connected):
+        # the first session may wait for Postfix to spawn smtpd, slowly
+        # on a debug kernel under TCG: more time than for a reply
+        if not self.pump(lambda b: self.connected, CONNECT_TIMEOUT):
             raise SystemExit("RESULT: no SYN-ACK")
-        if self.reply() != "220":
+        if self.reply(CONNECT_TIMEOUT) != "220":
             raise SystemExit("RESULT: no greeting")
 
     def cmd(self, line, code=None):
