@@ -33,12 +33,17 @@ retrans() {	# NS DEV: TCP retransmissions counted in NS
 }
 
 # -- 1: 20% loss after the gateway, both directions
+# A wait of up to 180 s per reply: after a lost SYN or SYN-ACK, Linux
+# starts data retransmission at 3 s (RFC 6298), so four losses in a row of
+# one segment (p = 0.2^4) already take 45 s: with a 60 s wait, plain TCP
+# backoff failed a run now and then (CI on 6.1, a 6.12 run here).
+LOSS_WAIT=180
 if netem "$NS_G" $IF_GS loss 20% && netem "$NS_G" $IF_GC loss 20%; then
 	lossy_verbs() {
 		local i rc=0 r0 r1 s0 s1
 		r0=$(retrans "$NS_C"); s0=$(retrans "$NS_S")
 		for i in $(seq "$SESSIONS"); do
-			ST_VERB_TIMEOUT=60 st_verbs_masked "$NS_C" $S4 "loss-$i" "VRFY probe-loss-$i" \
+			ST_VERB_TIMEOUT=$LOSS_WAIT st_verbs_masked "$NS_C" $S4 "loss-$i" "VRFY probe-loss-$i" \
 				"X-LINK2STATE probe-loss-xl-$i" "EXPN probe-loss-ex-$i" || rc=1
 		done
 		r1=$(retrans "$NS_C"); s1=$(retrans "$NS_S")
@@ -51,7 +56,7 @@ if netem "$NS_G" $IF_GS loss 20% && netem "$NS_G" $IF_GC loss 20%; then
 		local i out rc=0
 		for i in $(seq "$SESSIONS"); do
 			out=$(printf 'expect 220\ncmd EHLO client.test 250\ncmd QUIT 221\n' |
-				timeout 200 ip netns exec "$NS_C" $SMTP_CLIENT -t 60 $S4 25 2>&1) || rc=1
+				timeout 600 ip netns exec "$NS_C" $SMTP_CLIENT -t $LOSS_WAIT $S4 25 2>&1) || rc=1
 			echo "$out" | grep -qx 'S: 250-XXXXXXX NAME HELO' &&
 				echo "$out" | grep -qx 'S: 250-XXXXXXXX NAME ADDR PROTO HELO' &&
 				echo "$out" | grep -qx 'S: 250-PIPELINING' || {
