@@ -115,17 +115,24 @@ masked_at_exim() {	# VERB SUFFIX NAME
 	echo "# $3: $1 reached Exim as '${seen:-nothing}', not masked"
 	return 1
 }
+# ended_clean NAME N: the client of session NAME saw N replies 500 and
+# ended its script
+ended_clean() {
+	local n500 rc=0
+	n500=$(grep -c '^S: 500' "$ST_TMP/$1.out")
+	[ "$n500" = "$2" ] || { echo "# client saw $n500 replies 500, want $2"; rc=1; }
+	grep -q 'RESULT: ok' "$ST_TMP/$1.out" || { echo "# session did not end cleanly"; rc=1; }
+	return $rc
+}
 pipe_attached() {
-	local rc=0 n500
+	local rc=0
 	pipe_script | xsession pipe
 	exim_ran "(VRFY|EXPN) probe-pipe2?@server.test" && { echo "# a pipelined VRFY/EXPN ran"; rc=1; }
 	masked_at_exim VRFY probe-pipe@server.test pipe || rc=1
 	masked_at_exim EXPN probe-pipe2@server.test pipe || rc=1
 	exim_log_since | grep -qF 'rcpt: RCPT TO:<rcpt@server.test>' ||
 		{ echo "# the RCPT after the masked VRFY did not run"; rc=1; }
-	n500=$(grep -c '^S: 500' "$ST_TMP/pipe.out")
-	[ "$n500" = 2 ] || { echo "# client saw $n500 replies 500, want 2"; rc=1; }
-	grep -q 'RESULT: ok' "$ST_TMP/pipe.out" || { echo "# session did not end cleanly"; rc=1; }
+	ended_clean pipe 2 || rc=1
 	[ $rc = 0 ] || show pipe
 	return $rc
 }
@@ -146,15 +153,13 @@ ehlo_keywords() {	# NAME: the keywords of the EHLO reply the client saw
 	sed -n '/^C: EHLO/,/^S: 250 /s/^S: 250[- ]\([^ ]*\).*/\1/p' "$ST_TMP/$1.out" | tail -n +2
 }
 verbs_attached() {
-	local rc=0 n500
+	local rc=0
 	verbs_script | xsession verbs
 	exim_ran "(VRFY|EXPN|ETRN) probe-" && { echo "# a disallowed verb ran"; rc=1; }
 	masked_at_exim VRFY probe-v@server.test verbs || rc=1
 	masked_at_exim EXPN probe-e@server.test verbs || rc=1
 	masked_at_exim ETRN probe-etrn verbs || rc=1
-	n500=$(grep -c '^S: 500' "$ST_TMP/verbs.out")
-	[ "$n500" = 3 ] || { echo "# client saw $n500 replies 500, want 3"; rc=1; }
-	grep -q 'RESULT: ok' "$ST_TMP/verbs.out" || { echo "# session did not end cleanly"; rc=1; }
+	ended_clean verbs 3 || rc=1
 	[ $rc = 0 ] || show verbs
 	return $rc
 }
