@@ -2,9 +2,12 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # smtpguard-nfq when the kernel cannot hand it packets: with a small socket
-# buffer (--rcvbuf 65536) and queue (--maxlen 64), the program is stopped
-# (SIGSTOP) for two seconds in the middle of a bulk message, so the socket
-# overruns (ENOBUFS: the kernel drops what it cannot deliver).  It must
+# buffer (--rcvbuf 65536), the program is stopped (SIGSTOP) for two seconds
+# in the middle of a bulk message, so the socket overruns (ENOBUFS: the
+# kernel drops what it cannot deliver).  The bulk flow alone is ACK-clocked
+# and may have only a few segments in flight at the stop, so 400 SYNs with
+# 1400 bytes of payload (new flows, queued too, never ACK-clocked) are sent
+# while it is stopped: more than the buffer holds.  It must
 # count the loss (enobufs, and queue_loss from the kernel's user_dropped),
 # say so on stderr, go on after SIGCONT, and the message must still arrive
 # intact (TCP resends what was lost): loss is reported and recovered, never
@@ -24,11 +27,11 @@ st_topo || { st_fail "topology"; st_finish; }
 sink_start || { st_fail "smtp-sink starts"; st_finish; }
 
 st_queue_smtp nfq_overrun 6
-ip netns exec "$NS_G" "$NFQ" -q 6 -f esmtp -j --rcvbuf 65536 --maxlen 64 \
+ip netns exec "$NS_G" "$NFQ" -q 6 -f esmtp -j --rcvbuf 65536 --maxlen 1024 \
 	>"$ST_TMP/nfq.out" 2>"$ST_TMP/nfq.err" &
 NFQ_PID=$!; ST_PIDS="$ST_PIDS $NFQ_PID"
 busywait 10000 grep -q "queue 6, policy esmtp" "$ST_TMP/nfq.err"
-st_check "smtpguard-nfq on queue 6 with --rcvbuf 65536 --maxlen 64" [ $? = 0 ]
+st_check "smtpguard-nfq on queue 6 with --rcvbuf 65536 --maxlen 1024" [ $? = 0 ]
 st_diag "$(head -n 1 "$ST_TMP/nfq.err")"
 
 json_dumps() { grep -c '^{' "$ST_TMP/nfq.err"; }
@@ -51,6 +54,7 @@ client=$!
 # stop the program once the message is flowing, long enough to overrun
 busywait 30000 eval '[ "$(in_g awk '\''$1 == 6 { print $8 }'\'' /proc/net/netfilter/nfnetlink_queue)" -gt 100 ]'
 kill -STOP "$NFQ_PID"
+in_c python3 "$ST_DIR/syn_payload.py" $C4 $S4 25 400 "$(printf 'x%.0s' $(seq 1400))"
 sleep 2
 st_diag "while stopped: $(in_g awk '$1 == 6' /proc/net/netfilter/nfnetlink_queue)"
 kill -CONT "$NFQ_PID"
