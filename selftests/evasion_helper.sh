@@ -11,11 +11,13 @@
 #   paws  bytes with a stale TCP timestamp (PAWS drops them), then VRFY
 #   icmp  an ICMP error quoting the connection (conntrack RELATED) whose
 #         bytes read as a TCP segment at the client's next sequence
+#   frag  VRFY root in 8-byte IP fragments, last first (the TCP header
+#         itself split): the gateway must read what the server reassembles
 # Each case runs first with the helper detached (the control: the attack
 # reaches Postfix), then attached (it must not).
 . "$(dirname "$0")/lib_smtp.sh"
 
-CASES=(urg syn paws icmp)
+CASES=(urg syn paws icmp frag)
 evasion_begin $(( 2 * ${#CASES[@]} + 1 ))
 
 for c in "${CASES[@]}"; do

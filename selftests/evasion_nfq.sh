@@ -9,7 +9,7 @@
 
 NFQ=$TOPDIR/userspace/smtpguard-nfq
 [ -x "$NFQ" ] || st_skip_all "no $NFQ (make -C userspace)"
-CASES=(urg syn paws)
+CASES=(urg syn paws frag)
 evasion_begin $(( 2 * ${#CASES[@]} + 1 ))
 st_helper_detach
 

@@ -4,13 +4,14 @@
 
 Speaks TCP itself with scapy-built segments over raw sockets, so it can
 send what a normal stack never would: urgent data, a SYN or an ICMP error
-carrying stream bytes, a stale TCP timestamp. Run it in the client
+carrying stream bytes, a stale TCP timestamp, a segment in tiny IP
+fragments. Run it in the client
 namespace with the kernel's own RSTs for the port suppressed (the caller's
 nft rule), against a real server.
 
     evasion_raw.py CASE SERVER_IP
 
-CASE is one of: urg syn paws icmp. Each case opens a session, sends EHLO,
+CASE is one of: urg syn paws icmp frag. Each case opens a session, sends EHLO,
 plays its attack around "VRFY root", and prints every server line as
 "S: ..." and finally "RESULT: ...". The caller decides from what the
 server logged and answered whether the attack got through.
@@ -23,7 +24,7 @@ import struct
 import sys
 import time
 
-from scapy.layers.inet import IP, TCP
+from scapy.layers.inet import IP, TCP, fragment
 from scapy.utils import checksum
 
 DPORT = 25
@@ -58,13 +59,16 @@ class Session:
         self.tx.sendto(bytes(pkt), (self.dst, 0))
 
     def seg(self, data=b"", flags="PA", seq=None, tsval=None, urgptr=0,
-            advance=True):
+            advance=True, fragsize=0):
         if seq is None:
             seq = self.snd_nxt
         tcp = TCP(sport=self.sport, dport=DPORT, seq=seq, ack=self.rcv_nxt,
                   flags=flags, window=65535, urgptr=urgptr,
                   options=self.ts(tsval))
-        self.raw(IP(src=self.src, dst=self.dst) / tcp / data)
+        pkt = IP(src=self.src, dst=self.dst, id=random.randint(1, 0xffff)) / tcp / data
+        # fragsize: IP fragments of that many bytes, sent last one first
+        for p in reversed(fragment(pkt, fragsize)) if fragsize else [pkt]:
+            self.raw(p)
         if advance and seq == self.snd_nxt:
             self.snd_nxt = (seq + len(data)) & 0xffffffff
 
@@ -207,13 +211,21 @@ def case_icmp(s):
     s.cmd("VRFY root")
 
 
+def case_frag(s):
+    """'VRFY root' in one segment sent as 8-byte IP fragments, last first,
+    so even the TCP header is split (RFC 1858's tiny fragments): the
+    gateway must inspect the segment the server reassembles."""
+    s.seg(b"VRFY root\r\n", fragsize=8)
+    s.reply()
+
+
 def main():
     case, server = sys.argv[1], sys.argv[2]
     s = Session(server)
     s.connect()
     s.cmd("EHLO evasion.test", "250")
     {"urg": case_urg, "syn": case_syn, "paws": case_paws,
-     "icmp": case_icmp}[case](s)
+     "icmp": case_icmp, "frag": case_frag}[case](s)
     code = None if s.closed else s.cmd("QUIT")
     print("RESULT: " + ("closed" if s.closed else f"quit {code}"))
 
