@@ -9,8 +9,8 @@
 
 NFQ=$TOPDIR/userspace/smtpguard-nfq
 [ -x "$NFQ" ] || st_skip_all "no $NFQ (make -C userspace)"
-CASES=(urg syn paws frag)
-evasion_begin $(( 2 * ${#CASES[@]} + 1 ))
+CASES=(urg syn paws frag ttl)
+evasion_begin $(( 2 * ${#CASES[@]} + 2 ))
 st_helper_detach
 
 in_g "$NFQ" -q 9 -f esmtp -v > "$ST_TMP/nfq.out" 2> "$ST_TMP/nfq.err" &
@@ -26,6 +26,8 @@ for c in "${CASES[@]}"; do
 	attach_nfq 9
 	st_check "$c through smtpguard-nfq: VRFY root never reaches Postfix" \
 		evasion_run "$c" blocked
+	[ "$c" != ttl ] || st_check "ttl: smtpguard-nfq raised the TTL, so the first copy reached Postfix" \
+		evasion_ttl_delivered
 done
 st_diag "runtime $(elapsed "$t0")s"
 st_finish

@@ -5,13 +5,13 @@
 Speaks TCP itself with scapy-built segments over raw sockets, so it can
 send what a normal stack never would: urgent data, a SYN or an ICMP error
 carrying stream bytes, a stale TCP timestamp, a segment in tiny IP
-fragments. Run it in the client
+fragments, a TTL that expires just past the gateway. Run it in the client
 namespace with the kernel's own RSTs for the port suppressed (the caller's
 nft rule), against a real server.
 
     evasion_raw.py CASE SERVER_IP
 
-CASE is one of: urg syn paws icmp frag. Each case opens a session, sends EHLO,
+CASE is one of: urg syn paws icmp frag ttl. Each case opens a session, sends EHLO,
 plays its attack around "VRFY root", and prints every server line as
 "S: ..." and finally "RESULT: ...". The caller decides from what the
 server logged and answered whether the attack got through.
@@ -59,13 +59,14 @@ class Session:
         self.tx.sendto(bytes(pkt), (self.dst, 0))
 
     def seg(self, data=b"", flags="PA", seq=None, tsval=None, urgptr=0,
-            advance=True, fragsize=0):
+            advance=True, fragsize=0, ttl=64):
         if seq is None:
             seq = self.snd_nxt
         tcp = TCP(sport=self.sport, dport=DPORT, seq=seq, ack=self.rcv_nxt,
                   flags=flags, window=65535, urgptr=urgptr,
                   options=self.ts(tsval))
-        pkt = IP(src=self.src, dst=self.dst, id=random.randint(1, 0xffff)) / tcp / data
+        pkt = IP(src=self.src, dst=self.dst, id=random.randint(1, 0xffff),
+                 ttl=ttl) / tcp / data
         # fragsize: IP fragments of that many bytes, sent last one first
         for p in reversed(fragment(pkt, fragsize)) if fragsize else [pkt]:
             self.raw(p)
@@ -219,13 +220,25 @@ def case_frag(s):
     s.reply()
 
 
+def case_ttl(s):
+    """'NOOP xxxx' with TTL 2: the gateway forwards it with TTL 1, and the
+    next hop drops it (the caller's rule at the server plays that hop);
+    then 'VRFY root' at the same sequence with a normal TTL. The two have
+    the same length, so the stream goes on aligned whichever one the
+    server took."""
+    s.seg(b"NOOP xxxx\r\n", ttl=2, advance=False)
+    time.sleep(0.5)
+    s.pump(lambda b: False, 0.5)
+    s.cmd("VRFY root")
+
+
 def main():
     case, server = sys.argv[1], sys.argv[2]
     s = Session(server)
     s.connect()
     s.cmd("EHLO evasion.test", "250")
     {"urg": case_urg, "syn": case_syn, "paws": case_paws,
-     "icmp": case_icmp, "frag": case_frag}[case](s)
+     "icmp": case_icmp, "frag": case_frag, "ttl": case_ttl}[case](s)
     code = None if s.closed else s.cmd("QUIT")
     print("RESULT: " + ("closed" if s.closed else f"quit {code}"))
 

@@ -530,6 +530,16 @@ evasion_begin() {
 		}
 	}
 	EOF
+	# one more router between gateway and server, for the ttl case: what
+	# arrives with TTL 1 would have expired there
+	in_s nft -f - <<-EOF || { st_fail "server: the extra hop"; st_finish; }
+	table inet evasion_hop {
+		chain in {
+			type filter hook prerouting priority raw; policy accept;
+			tcp dport 25 ip ttl <= 1 drop
+		}
+	}
+	EOF
 }
 
 # evasion_run CASE WANT: play CASE of evasion_raw.py against Postfix; WANT
@@ -555,6 +565,13 @@ evasion_run() {
 		pf_new_cmds | sed 's/^/#   S /'
 	fi
 	return $rc
+}
+
+# evasion_ttl_delivered: after the ttl case through a filter, the first
+# copy (sent with TTL 2) reached Postfix: the filter raised its TTL, so the
+# server read what the gateway inspected (without that, desync resets)
+evasion_ttl_delivered() {
+	pf_new_cmds | grep -q '^NOOP xxxx$'
 }
 
 # --------------------------------------------------------------- smuggling
