@@ -186,42 +186,56 @@ static uint64_t queue_loss(const struct nfq_stats *s)
 	return (uint64_t)s->k.dropped + s->k.user_dropped;
 }
 
+/* The counters in the order both dumps print them. */
+struct nfq_counter {
+	const char *name;
+	uint64_t value;
+};
+
+#define NFQ_COUNTERS	19
+
+static void nfq_counters(const struct nfq_stats *s,
+			 struct nfq_counter c[NFQ_COUNTERS])
+{
+	const struct nfq_counter all[NFQ_COUNTERS] = {
+		{ "packets", s->c.packets },	{ "bytes", s->c.bytes },
+		{ "sessions", s->c.sessions },	{ "pass", s->c.passes },
+		{ "hold", s->c.holds },		{ "drop", s->c.drops },
+		{ "reset", s->c.resets },	{ "rewrites", s->c.rewrites },
+		{ "untracked", s->c.untracked }, { "events", s->c.events },
+		{ "evictions", s->evictions },	{ "queue_loss", queue_loss(s) },
+		{ "queue_dropped", s->k.dropped },
+		{ "user_dropped", s->k.user_dropped },
+		{ "enobufs", s->c.enobufs },	{ "truncated", s->c.truncated },
+		{ "waiting", s->k.queue_total }, { "recvs", s->c.recvs },
+		{ "verdict_sends", s->c.verdict_sends },
+	};
+
+	memcpy(c, all, sizeof(all));
+}
+
 static void dump_text(FILE *out, const char *prefix, const struct nfq_stats *s)
 {
-	fprintf(out,
-		"%spackets %" PRIu64 " bytes %" PRIu64 " sessions %" PRIu64
-		" pass %" PRIu64 " hold %" PRIu64 " drop %" PRIu64
-		" reset %" PRIu64 " rewrites %" PRIu64 " untracked %" PRIu64
-		" events %" PRIu64 " evictions %" PRIu64
-		" queue_loss %" PRIu64 " queue_dropped %u user_dropped %u"
-		" enobufs %" PRIu64 " truncated %" PRIu64 " waiting %u"
-		" recvs %" PRIu64 " verdict_sends %" PRIu64 "\n",
-		prefix, s->c.packets, s->c.bytes, s->c.sessions,
-		s->c.passes, s->c.holds, s->c.drops,
-		s->c.resets, s->c.rewrites, s->c.untracked,
-		s->c.events, s->evictions, queue_loss(s),
-		s->k.dropped, s->k.user_dropped, s->c.enobufs,
-		s->c.truncated, s->k.queue_total,
-		s->c.recvs, s->c.verdict_sends);
+	struct nfq_counter c[NFQ_COUNTERS];
+	int i;
+
+	nfq_counters(s, c);
+	fputs(prefix, out);
+	for (i = 0; i < NFQ_COUNTERS; i++)
+		fprintf(out, "%s%s %" PRIu64, i ? " " : "", c[i].name,
+			c[i].value);
+	fputc('\n', out);
 }
 
 static void dump_json_one(FILE *out, const struct nfq_stats *s)
 {
-	fprintf(out,
-		"\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"sessions\":%" PRIu64
-		",\"pass\":%" PRIu64 ",\"hold\":%" PRIu64 ",\"drop\":%" PRIu64
-		",\"reset\":%" PRIu64 ",\"rewrites\":%" PRIu64 ",\"untracked\":%" PRIu64
-		",\"events\":%" PRIu64 ",\"evictions\":%" PRIu64
-		",\"queue_loss\":%" PRIu64 ",\"queue_dropped\":%u,\"user_dropped\":%u"
-		",\"enobufs\":%" PRIu64 ",\"truncated\":%" PRIu64 ",\"waiting\":%u"
-		",\"recvs\":%" PRIu64 ",\"verdict_sends\":%" PRIu64,
-		s->c.packets, s->c.bytes, s->c.sessions,
-		s->c.passes, s->c.holds, s->c.drops,
-		s->c.resets, s->c.rewrites, s->c.untracked,
-		s->c.events, s->evictions, queue_loss(s),
-		s->k.dropped, s->k.user_dropped, s->c.enobufs,
-		s->c.truncated, s->k.queue_total,
-		s->c.recvs, s->c.verdict_sends);
+	struct nfq_counter c[NFQ_COUNTERS];
+	int i;
+
+	nfq_counters(s, c);
+	for (i = 0; i < NFQ_COUNTERS; i++)
+		fprintf(out, "%s\"%s\":%" PRIu64, i ? "," : "", c[i].name,
+			c[i].value);
 }
 
 /* Totals, then each queue when there are several; one JSON object with -j. */
