@@ -21,36 +21,8 @@
 
 st_require ip nft conntrack postfix openssl python3
 st_need_vm
-ENGINE=${SMTPGUARD_ENGINE:-module}
-NFQ=$TOPDIR/userspace/smtpguard-nfq
-if [ "$ENGINE" = nfq ]; then
-	[ -x "$NFQ" ] || st_skip_all "no $NFQ (make -C userspace)"
-fi
+st_engine_require
 exim_available || st_skip_all "no $EXIM_BIN (scripts/install-deps)"
-
-# ---- the engine in the gateway: attach / detach (control runs)
-NFQ_PID=
-guard_on() {
-	if [ "$ENGINE" = module ]; then
-		st_helper_attach
-		return
-	fi
-	st_queue_smtp smtpguard_nfq 7 || return 1
-	in_g "$NFQ" -q 7 -f esmtp -v > "$ST_TMP/nfq.out" 2> "$ST_TMP/nfq.err" &
-	NFQ_PID=$!
-	bg_track $NFQ_PID
-	busywait 5000 grep -q "queue 7" "$ST_TMP/nfq.err"
-}
-guard_off() {
-	if [ "$ENGINE" = module ]; then
-		st_helper_detach
-		return
-	fi
-	in_g nft delete table inet smtpguard_nfq
-	kill "$NFQ_PID" 2>/dev/null
-	wait "$NFQ_PID" 2>/dev/null
-	NFQ_PID=
-}
 
 # ---- per server: mark its log, did it run the hidden VRFY
 SERVER=
@@ -137,7 +109,7 @@ sec_case() {
 
 server_cases() {
 	CONTROL=(); CARG=()
-	guard_on || { st_fail "$SERVER: engine attached"; return; }
+	st_engine_on || { st_fail "$SERVER: engine attached"; return; }
 	[ $SERVER = exim ] && sec_case "BDAT in a HELO session" "exim" s_helo_bdat
 	sec_case "' BDAT 23' (leading space)" "exim" s_bdat ' BDAT 23'
 	sec_case "'BDAT<TAB>23'" "exim" s_bdat 'BDAT\t23'
@@ -168,7 +140,7 @@ server_cases() {
 	fi
 
 	# controls: the same bytes with the engine out
-	guard_off
+	st_engine_off
 	local name
 	for name in "${!CONTROL[@]}"; do
 		new_tag
@@ -192,10 +164,8 @@ server_cases() {
 st_plan 23
 t0=$(now)
 st_topo || { st_fail "topology"; st_finish; }
-if [ "$ENGINE" = module ]; then
-	st_module_load || { st_fail "module"; st_finish; }
-fi
-st_diag "engine: $ENGINE"
+st_engine_load || { st_fail "engine: $ST_ENGINE"; st_finish; }
+st_diag "engine: $ST_ENGINE"
 
 SERVER=postfix
 if pf_start; then
