@@ -107,7 +107,7 @@ s_tls() {
 }
 s_prefix() {
 	printf '%s\n' 'expect 220' 'cmd EHLO client.test 250' 'cmd MAI 5' \
-		'cmd HEL\\tfoo 5' 'cmd QUIT 221'
+		'cmd HEL\tfoo 5' 'cmd QUIT 221'
 }
 AUTHPAD=$(printf 'Q%.0s' $(seq 16384))
 s_auth_refused() {	# a mechanism neither server offers, VRFY in the same write

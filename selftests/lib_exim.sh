@@ -148,7 +148,9 @@ exim_server_start() {
 		echo "# exim configuration rejected:"; sed 's/^/#   /' "$d"/check.log
 		return 1
 	fi
-	in_s "$EXIM_BIN" -C "$d"/conf/exim.conf -bdf -q5s > "$d"/daemon.log 2>&1 &
+	# not through in_s: a function would run in a subshell, and $! would
+	# be that subshell's pid, not the daemon's (ip netns exec execs exim)
+	ip netns exec "$NS_S" "$EXIM_BIN" -C "$d"/conf/exim.conf -bdf -q5s > "$d"/daemon.log 2>&1 &
 	EXIM_PID=$!
 	bg_track $EXIM_PID
 	st_wait_listen "$NS_S" 25 || {
@@ -170,7 +172,10 @@ exim_server_stop() {
 	kill "$EXIM_PID" 2>/dev/null
 	wait "$EXIM_PID" 2>/dev/null
 	EXIM_PID=
+	# a daemon started next binds the same port
+	busywait 5000 exim_port_free
 }
+exim_port_free() { ! in_s ss -Hltn "sport = :25" 2>/dev/null | grep -q .; }
 
 # exim_mark / exim_log_since: the mainlog lines after the mark
 exim_mark() { EXIM_MARK=$(wc -l < "$EXIM_LOG" 2>/dev/null || echo 0); }
