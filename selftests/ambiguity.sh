@@ -17,7 +17,8 @@
 #     answers a BDAT it does not offer with 521 and disconnects);
 #   - RCPT TO:<"a>|b"@... and RCPT TO:"x y|z"@...: the | inside the quoted
 #     local part is masked;
-#   - plaintext after the 220 to STARTTLS: starttls-injection, reset;
+#   - plaintext after the 220 to STARTTLS: starttls-injection, reset; a
+#     real TLS handshake there: opaque, the session inside TLS goes on;
 #   - a verb cut short ("MAI", "HEL<TAB>foo"): its letters masked, CR, LF
 #     and TAB untouched;
 #   - AUTH (Exim: LOGIN, plaintext driver; Postfix: Cyrus PLAIN LOGIN): a
@@ -105,6 +106,10 @@ s_tls() {
 	printf '%s\n' 'expect 220' 'cmd EHLO client.test 250' 'cmd STARTTLS 220' \
 		"line $HID" 'expect_close'
 }
+s_tls_ok() {	# inside TLS the engine keeps out: the VRFY runs
+	printf '%s\n' 'expect 220' 'cmd EHLO client.test 250' 'cmd STARTTLS 220' 'tls' \
+		'cmd EHLO client.test 250' "cmd $HID 2" 'cmd QUIT 221'
+}
 s_prefix() {
 	printf '%s\n' 'expect 220' 'cmd EHLO client.test 250' 'cmd MAI 5' \
 		'cmd HEL\tfoo 5' 'cmd QUIT 221'
@@ -175,6 +180,15 @@ server_cases() {
 	else
 		st_fail "$SERVER: plaintext after the 220 to STARTTLS is reset"; show tls-$SERVER
 	fi
+	new_tag
+	s_tls_ok | session tls-ok-$SERVER
+	if grep -q '^EV: TLS' "$ST_TMP/tls-ok-$SERVER.out" &&
+	   grep -q 'RESULT: ok' "$ST_TMP/tls-ok-$SERVER.out" && srv_ran_vrfy; then
+		st_pass "$SERVER: a TLS handshake after the 220 to STARTTLS: opaque, the session inside goes on"
+	else
+		st_fail "$SERVER: a TLS handshake after the 220 to STARTTLS: opaque, the session inside goes on"
+		show tls-ok-$SERVER
+	fi
 	s_prefix | session prefix-$SERVER
 	# Exim logs the TAB as \t
 	if srv_log | grep -qE '(^|")XXX("|$)' && srv_log | grep -qE 'XXX(.|\\t)foo' &&
@@ -220,9 +234,9 @@ run_controls() {
 	done
 }
 
-# postfix: 15 checks, 4 controls; exim: 16 checks, 10 controls; Exim
+# postfix: 16 checks, 4 controls; exim: 17 checks, 10 controls; Exim
 # without CHUNKING: 1 check, 1 control
-st_plan 47
+st_plan 49
 t0=$(now)
 st_topo || { st_fail "topology"; st_finish; }
 st_engine_load || { st_fail "engine: $ST_ENGINE"; st_finish; }
