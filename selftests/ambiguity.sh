@@ -33,7 +33,7 @@
 . "$ST_DIR/lib_mta.sh"	# pf_server_sasl
 . "$ST_DIR/lib_exim.sh"
 
-st_require ip nft conntrack postfix openssl python3
+st_require ip nft conntrack postfix saslpasswd2 openssl python3
 st_need_vm
 st_engine_require
 exim_available || st_skip_all "no $EXIM_BIN (scripts/install-deps)"
