@@ -13,44 +13,30 @@
 #     chunk, Postfix answers 501; the control shows what each did);
 #   - NOOP + 16380 octets + "VRFY root" (Exim splits at 16384 and runs the
 #     rest): reset by the hard line bound;
-#   - RCPT TO:<"a>|b"@...: the | inside the quoted local part is masked;
-#   - plaintext after the 220 to STARTTLS: starttls-injection, reset;
-#   - a verb cut short ("MAI"): its letters masked, CR LF untouched.
+#   - BDAT after an EHLO reply without CHUNKING (Exim only: Postfix 3.7
+#     answers a BDAT it does not offer with 521 and disconnects);
+#   - RCPT TO:<"a>|b"@... and RCPT TO:"x y|z"@...: the | inside the quoted
+#     local part is masked;
+#   - plaintext after the 220 to STARTTLS: starttls-injection, reset; a
+#     real TLS handshake there: opaque, the session inside TLS goes on;
+#   - a verb cut short ("MAI", "HEL<TAB>foo"): its letters masked, CR, LF
+#     and TAB untouched;
+#   - AUTH (Exim: LOGIN, plaintext driver; Postfix: Cyrus PLAIN LOGIN): a
+#     line pipelined behind an AUTH the server refuses (CRAM-MD5) and one
+#     behind the "*" that cancels an exchange are commands to both servers,
+#     so they are masked; an AUTH continuation of 16384 octets and an AUTH
+#     line of 16385 with the VRFY behind them are reset by the hard line
+#     bound (Exim's auth_get_data() and smtp_read_command() split there and
+#     run the rest; Postfix skips the rest of a long line, so its control
+#     is not run).
 . "$(dirname "$0")/lib_smtp.sh"
+. "$ST_DIR/lib_mta.sh"	# pf_server_sasl
 . "$ST_DIR/lib_exim.sh"
 
-st_require ip nft conntrack postfix openssl python3
+st_require ip nft conntrack postfix saslpasswd2 openssl python3
 st_need_vm
-ENGINE=${SMTPGUARD_ENGINE:-module}
-NFQ=$TOPDIR/userspace/smtpguard-nfq
-if [ "$ENGINE" = nfq ]; then
-	[ -x "$NFQ" ] || st_skip_all "no $NFQ (make -C userspace)"
-fi
+st_engine_require
 exim_available || st_skip_all "no $EXIM_BIN (scripts/install-deps)"
-
-# ---- the engine in the gateway: attach / detach (control runs)
-NFQ_PID=
-guard_on() {
-	if [ "$ENGINE" = module ]; then
-		st_helper_attach
-		return
-	fi
-	st_queue_smtp smtpguard_nfq 7 || return 1
-	in_g "$NFQ" -q 7 -f esmtp -v > "$ST_TMP/nfq.out" 2> "$ST_TMP/nfq.err" &
-	NFQ_PID=$!
-	bg_track $NFQ_PID
-	busywait 5000 grep -q "queue 7" "$ST_TMP/nfq.err"
-}
-guard_off() {
-	if [ "$ENGINE" = module ]; then
-		st_helper_detach
-		return
-	fi
-	in_g nft delete table inet smtpguard_nfq
-	kill "$NFQ_PID" 2>/dev/null
-	wait "$NFQ_PID" 2>/dev/null
-	NFQ_PID=
-}
 
 # ---- per server: mark its log, did it run the hidden VRFY
 SERVER=
@@ -102,17 +88,48 @@ s_long() {
 	printf '%s\n' 'expect 220' 'cmd EHLO client.test 250' \
 		"send NOOP ${LONG}$HID\\r\\n" 'read' 'read' 'cmd QUIT 221'
 }
-s_quoted() {
+s_quoted() {	# PATH: RCPT TO:PATH
 	printf '%s\n' 'expect 220' 'cmd EHLO client.test 250' \
-		'cmd MAIL FROM:<a@client.test> 250' 'line RCPT TO:<"a>|b"@server.test>' \
+		'cmd MAIL FROM:<a@client.test> 250' "line RCPT TO:$1" \
 		'read' 'cmd QUIT 221'
+}
+QUOTED=('<"a>|b"@server.test>' '"x y|z"@server.test')
+# quoted_seen PATH [masked]: the server read PATH (without its <>), or
+# with "masked" PATH with its | masked and never PATH itself
+quoted_seen() {
+	local path=${1#<}
+	path=${path%>}
+	[ -z "${2:-}" ] && { srv_log | grep -qF "$path"; return; }
+	srv_log | grep -qF "${path//|/ }" && ! srv_log | grep -qF "$path"
 }
 s_tls() {
 	printf '%s\n' 'expect 220' 'cmd EHLO client.test 250' 'cmd STARTTLS 220' \
 		"line $HID" 'expect_close'
 }
+s_tls_ok() {	# inside TLS the engine keeps out: the VRFY runs
+	printf '%s\n' 'expect 220' 'cmd EHLO client.test 250' 'cmd STARTTLS 220' 'tls' \
+		'cmd EHLO client.test 250' "cmd $HID 2" 'cmd QUIT 221'
+}
 s_prefix() {
-	printf '%s\n' 'expect 220' 'cmd EHLO client.test 250' 'cmd MAI 5' 'cmd QUIT 221'
+	printf '%s\n' 'expect 220' 'cmd EHLO client.test 250' 'cmd MAI 5' \
+		'cmd HEL\tfoo 5' 'cmd QUIT 221'
+}
+AUTHPAD=$(printf 'Q%.0s' $(seq 16384))
+s_auth_refused() {	# a mechanism neither server offers, VRFY in the same write
+	printf '%s\n' 'expect 220' 'cmd EHLO client.test 250' \
+		"send AUTH CRAM-MD5\\r\\n$HID\\r\\n" 'read' 'read' 'cmd QUIT 221'
+}
+s_auth_cancel() {	# "*" ends the exchange: the line behind it is a command
+	printf '%s\n' 'expect 220' 'cmd EHLO client.test 250' 'cmd AUTH LOGIN 334' \
+		"send *\\r\\n$HID\\r\\n" 'read' 'read' 'cmd QUIT 221'
+}
+s_auth_cont_long() {	# Exim's auth_get_data() returns at octet 16384
+	printf '%s\n' 'expect 220' 'cmd EHLO client.test 250' 'cmd AUTH LOGIN 334' \
+		"send $AUTHPAD$HID\\r\\n" 'read' 'read' 'cmd QUIT 221'
+}
+s_auth_line_long() {	# Exim's smtp_read_command() returns at octet 16385
+	printf '%s\n' 'expect 220' 'cmd EHLO client.test 250' \
+		"send AUTH PLAIN ${AUTHPAD:10}$HID\\r\\n" 'read' 'read' 'cmd QUIT 221'
 }
 
 # case NAME SERVERS SCRIPT [ARG]: through the engine, the server must
@@ -137,7 +154,7 @@ sec_case() {
 
 server_cases() {
 	CONTROL=(); CARG=()
-	guard_on || { st_fail "$SERVER: engine attached"; return; }
+	st_engine_on || { st_fail "$SERVER: engine attached"; return; }
 	[ $SERVER = exim ] && sec_case "BDAT in a HELO session" "exim" s_helo_bdat
 	sec_case "' BDAT 23' (leading space)" "exim" s_bdat ' BDAT 23'
 	sec_case "'BDAT<TAB>23'" "exim" s_bdat 'BDAT\t23'
@@ -147,12 +164,15 @@ server_cases() {
 	st_check "$SERVER: the 16400-octet line is reset" \
 		was_reset "NOOP + 16380 octets + VRFY root-$SERVER"
 
-	s_quoted | session quoted-$SERVER
-	if srv_log | grep -qF '"a> b"@server.test' && ! srv_log | grep -qF '|b"@'; then
-		st_pass "$SERVER: RCPT TO:<\"a>|b\"@...>: the | arrives masked"
-	else
-		st_fail "$SERVER: RCPT TO:<\"a>|b\"@...>: the | arrives masked"; show quoted-$SERVER
-	fi
+	local path
+	for path in "${QUOTED[@]}"; do
+		s_quoted "$path" | session quoted-$SERVER
+		if quoted_seen "$path" masked; then
+			st_pass "$SERVER: RCPT TO:$path: the | arrives masked"
+		else
+			st_fail "$SERVER: RCPT TO:$path: the | arrives masked"; show quoted-$SERVER
+		fi
+	done
 	new_tag
 	s_tls | session tls-$SERVER
 	if was_reset tls-$SERVER && ! srv_ran_vrfy; then
@@ -160,15 +180,47 @@ server_cases() {
 	else
 		st_fail "$SERVER: plaintext after the 220 to STARTTLS is reset"; show tls-$SERVER
 	fi
-	s_prefix | session prefix-$SERVER
-	if srv_log | grep -qE '(^|")XXX("|$)' && ! srv_log | grep -q 'MAIX'; then
-		st_pass "$SERVER: 'MAI' arrives as 'XXX', CR LF untouched"
+	new_tag
+	s_tls_ok | session tls-ok-$SERVER
+	if grep -q '^EV: TLS' "$ST_TMP/tls-ok-$SERVER.out" &&
+	   grep -q 'RESULT: ok' "$ST_TMP/tls-ok-$SERVER.out" && srv_ran_vrfy; then
+		st_pass "$SERVER: a TLS handshake after the 220 to STARTTLS: opaque, the session inside goes on"
 	else
-		st_fail "$SERVER: 'MAI' arrives as 'XXX', CR LF untouched"; show prefix-$SERVER
+		st_fail "$SERVER: a TLS handshake after the 220 to STARTTLS: opaque, the session inside goes on"
+		show tls-ok-$SERVER
 	fi
+	s_prefix | session prefix-$SERVER
+	# Exim logs the TAB as \t
+	if srv_log | grep -qE '(^|")XXX("|$)' && srv_log | grep -qE 'XXX(.|\\t)foo' &&
+	   ! srv_log | grep -qE 'MAIX|HELX'; then
+		st_pass "$SERVER: 'MAI', 'HEL<TAB>foo' arrive as 'XXX', 'XXX<TAB>foo'"
+	else
+		st_fail "$SERVER: 'MAI', 'HEL<TAB>foo' arrive as 'XXX', 'XXX<TAB>foo'"; show prefix-$SERVER
+	fi
+	sec_case "VRFY pipelined behind a refused AUTH" "postfix exim" s_auth_refused
+	sec_case "VRFY pipelined behind the '*' that cancels AUTH" "postfix exim" s_auth_cancel
+	sec_case "AUTH continuation of 16384 octets + VRFY" "exim" s_auth_cont_long
+	st_check "$SERVER: the 16407-octet AUTH continuation is reset" \
+		was_reset "AUTH continuation of 16384 octets + VRFY-$SERVER"
+	sec_case "AUTH line of 16385 octets + VRFY" "exim" s_auth_line_long
+	st_check "$SERVER: the 16408-octet AUTH line is reset" \
+		was_reset "AUTH line of 16385 octets + VRFY-$SERVER"
 
 	# controls: the same bytes with the engine out
-	guard_off
+	st_engine_off
+	run_controls
+	new_tag
+	s_bdat 'BDAT 23 LASTX' | session ctl-lastx-$SERVER
+	st_diag "$SERVER, engine out, 'BDAT 23 LASTX': client saw $(grep -A2 '^C: BDAT' "$ST_TMP/ctl-lastx-$SERVER.out" | grep '^S: ' | cut -c1-60 | tr '\n' ' '); $(srv_ran_vrfy && echo 'the VRFY ran' || echo 'no VRFY ran')"
+	for path in "${QUOTED[@]}"; do
+		s_quoted "$path" | session ctl-quoted-$SERVER
+		st_check "$SERVER: control, engine out: RCPT TO:$path: the | reaches the server" \
+			quoted_seen "$path"
+	done
+}
+
+# run_controls: the sec_case scripts kept in CONTROL, with the engine out
+run_controls() {
 	local name
 	for name in "${!CONTROL[@]}"; do
 		new_tag
@@ -180,36 +232,38 @@ server_cases() {
 			show "ctl-$SERVER"
 		fi
 	done
-	new_tag
-	s_bdat 'BDAT 23 LASTX' | session ctl-lastx-$SERVER
-	st_diag "$SERVER, engine out, 'BDAT 23 LASTX': client saw $(grep -A2 '^C: BDAT' "$ST_TMP/ctl-lastx-$SERVER.out" | grep '^S: ' | cut -c1-60 | tr '\n' ' '); $(srv_ran_vrfy && echo 'the VRFY ran' || echo 'no VRFY ran')"
-	s_quoted | session ctl-quoted-$SERVER
-	st_check "$SERVER: control, engine out: the | reaches the server" \
-		eval 'srv_log | grep -qF "|b\"@server.test"'
 }
 
-# postfix: 8 checks, 1 control; exim: 9 checks, 5 controls
-st_plan 23
+# postfix: 16 checks, 4 controls; exim: 17 checks, 10 controls; Exim
+# without CHUNKING: 1 check, 1 control
+st_plan 49
 t0=$(now)
 st_topo || { st_fail "topology"; st_finish; }
-if [ "$ENGINE" = module ]; then
-	st_module_load || { st_fail "module"; st_finish; }
-fi
-st_diag "engine: $ENGINE"
+st_engine_load || { st_fail "engine: $ST_ENGINE"; st_finish; }
+st_diag "engine: $ST_ENGINE"
 
 SERVER=postfix
-if pf_start; then
+if pf_start && MTA_CERTS=$PF_DIR/conf pf_server_sasl; then
 	server_cases
 	pf_stop
 else
-	st_fail "postfix starts"
+	st_fail "postfix starts, with SASL"
 fi
 SERVER=exim
-if exim_server_start; then
+if exim_server_start auth; then
 	server_cases
 	exim_server_stop
 else
 	st_fail "exim starts"
+fi
+if exim_server_start no-chunking && st_engine_on; then
+	CONTROL=(); CARG=()
+	sec_case "BDAT 23 after an EHLO reply without CHUNKING" "exim" s_bdat 'BDAT 23'
+	st_engine_off
+	run_controls
+	exim_server_stop
+else
+	st_fail "exim without CHUNKING starts, engine attached"
 fi
 st_diag "runtime $(elapsed "$t0")s"
 st_finish

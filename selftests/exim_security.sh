@@ -4,9 +4,10 @@
 # The security tests of the Postfix side (smuggling.sh; mask_verbs.sh's
 # verbs and EHLO keywords; segmentation.sh's pipelining and split verbs;
 # starttls.sh's injection) against live Exim 4.96 (lib_exim.sh) through the
-# kernel helper. Every case runs first with the helper attached (the hidden
-# command must not run, the preset's action must be seen), then as a
-# control with the helper detached, which shows Exim really runs it, so the
+# kernel helper, or through smtpguard-nfq with SMTPGUARD_ENGINE=nfq
+# (exim_security_nfq.sh). Every case runs first through the engine (the
+# hidden command must not run, the preset's action must be seen), then as a
+# control with the engine taken out, which shows Exim really runs it, so the
 # check can fail. Where Exim itself resists a case, the control is a skip
 # that says so and only the attached run is asserted (its action check can
 # still fail):
@@ -20,6 +21,7 @@
 
 st_require ip nft conntrack openssl python3
 st_need_vm
+st_engine_require
 exim_available || st_skip_all "no $EXIM_BIN (scripts/install-deps)"
 
 # the expected outcome follows the esmtp preset's actions
@@ -34,8 +36,14 @@ INJECT_ACTION=$(preset_action starttls-injection)
 # 8 DATA variants, the LF-only one and the command-line one, each
 # attached + control; pipelining, verbs one by one, EHLO keywords, split
 # verb, STARTTLS injection: attached + control; plain STARTTLS; exim
-# starts; helper seen
-st_begin $(( 2 * ${#SMUGGLE_VARIANTS[@]} + 4 + 10 + 3 )) none
+# starts; engine seen
+st_plan $(( 2 * ${#SMUGGLE_VARIANTS[@]} + 4 + 10 + 3 ))
+t0=$(now)
+if ! st_topo || ! st_engine_load || ! st_engine_on; then
+	st_fail "setup: topology, engine ($ST_ENGINE) in the gateway"
+	st_finish
+fi
+st_diag "engine: $ST_ENGINE"
 exim_server_start || { st_fail "exim starts"; st_finish; }
 st_pass "exim starts in the server namespace"
 
@@ -66,7 +74,7 @@ acted() {
 exim_received() { exim_log_since | grep -q "<= $1 "; }
 
 # ---------------------------------------------------------------- smuggling
-# attached: nothing of the second transaction reaches Exim as commands
+# engine in: nothing of the second transaction reaches Exim as commands
 smuggle_attached() {	# TAG VARIANT [EOL]
 	local rc=0
 	smuggle_script "$@" | xsession "sm-$1"
@@ -210,12 +218,12 @@ tls_plain() {
 		'cmd EHLO client.test 250' 'cmd VRFY probe-tls@server.test 2' 'cmd QUIT 221' |
 		xsession tls-plain
 	grep -q '^EV: TLS' "$ST_TMP/tls-plain.out" && grep -q 'RESULT: ok' "$ST_TMP/tls-plain.out" || rc=1
-	# the TLS stream is opaque to the helper: the VRFY inside runs
+	# the TLS stream is opaque to the engine: the VRFY inside runs
 	exim_ran "VRFY probe-tls@server.test" || { echo "# VRFY inside TLS did not run"; rc=1; }
 	[ $rc = 0 ] && echo "# $(grep '^EV: TLS' "$ST_TMP/tls-plain.out")" || show tls-plain
 	return $rc
 }
-st_check "STARTTLS through the helper: TLS comes up, the session inside goes on" tls_plain
+st_check "STARTTLS through the engine: TLS comes up, the session inside goes on" tls_plain
 inject_attached() {
 	local rc=0
 	inject_script | xsession inject
@@ -226,15 +234,15 @@ inject_attached() {
 }
 st_check "STARTTLS injection (one write): $INJECT_ACTION, the injected VRFY never runs" inject_attached
 
-st_check "helper attached to the SMTP flow (conntrack helper=smtp)" st_helper_seen
+st_check "the engine ($ST_ENGINE) inspects the SMTP flow" st_engine_seen
 
 # ---------------------------------------------------------------- controls
-st_helper_detach
+st_engine_off
 i=0
 for v in "${SMUGGLE_VARIANTS[@]}"; do
 	i=$((i + 1))
 	smuggle_script c$i "$v" | xsession "ctl-sm-c$i"
-	desc="control, helper detached: Exim records the smuggled message of '$v'"
+	desc="control, engine out: Exim records the smuggled message of '$v'"
 	if exim_received "evil-c$i@attacker.test"; then
 		st_pass "$desc"
 	elif exim_received "legit-c$i@client.test"; then
@@ -247,9 +255,9 @@ for v in "${SMUGGLE_VARIANTS[@]}"; do
 done
 smuggle_script ctl-lf '\n.\n' '\n' | xsession ctl-sm-lf
 if exim_received "evil-ctl-lf@attacker.test"; then
-	st_pass "control, helper detached: Exim in LF-only mode records the smuggled message"
+	st_pass "control, engine out: Exim in LF-only mode records the smuggled message"
 else
-	st_fail "control, helper detached: Exim in LF-only mode records the smuggled message"
+	st_fail "control, engine out: Exim in LF-only mode records the smuggled message"
 	show ctl-sm-lf
 fi
 smuggle_cmdline_script | xsession ctl-cmdline 3
@@ -259,38 +267,38 @@ else
 	st_diag "Exim reads 'NOOP<CR>VRFY ...' as one (unrecognized) command: only the bare LF splits"
 fi
 if exim_ran "VRFY probe-lf@server.test"; then
-	st_pass "control, helper detached: Exim runs the VRFY behind a bare LF"
+	st_pass "control, engine out: Exim runs the VRFY behind a bare LF"
 else
-	st_fail "control, helper detached: Exim runs the VRFY behind a bare LF"; show ctl-cmdline
+	st_fail "control, engine out: Exim runs the VRFY behind a bare LF"; show ctl-cmdline
 fi
 pipe_script | xsession ctl-pipe
 if exim_ran "VRFY probe-pipe@server.test" && exim_ran "EXPN probe-pipe2@server.test"; then
-	st_pass "control, helper detached: the pipelined VRFY and EXPN run on Exim"
+	st_pass "control, engine out: the pipelined VRFY and EXPN run on Exim"
 else
-	st_fail "control, helper detached: the pipelined VRFY and EXPN run on Exim"; show ctl-pipe
+	st_fail "control, engine out: the pipelined VRFY and EXPN run on Exim"; show ctl-pipe
 fi
 verbs_script | xsession ctl-verbs
 if exim_ran "VRFY probe-v@server.test" && exim_ran "EXPN probe-e@server.test" &&
 	exim_ran "ETRN probe-etrn"; then
-	st_pass "control, helper detached: VRFY, EXPN, ETRN run on Exim"
+	st_pass "control, engine out: VRFY, EXPN, ETRN run on Exim"
 else
-	st_fail "control, helper detached: VRFY, EXPN, ETRN run on Exim"; show ctl-verbs
+	st_fail "control, engine out: VRFY, EXPN, ETRN run on Exim"; show ctl-verbs
 fi
 if ehlo_keywords ctl-verbs | grep -qx EXPN && ehlo_keywords ctl-verbs | grep -qx ETRN; then
-	st_pass "control, helper detached: Exim's EHLO reply offers EXPN and ETRN"
+	st_pass "control, engine out: Exim's EHLO reply offers EXPN and ETRN"
 else
-	st_fail "control, helper detached: Exim's EHLO reply offers EXPN and ETRN"
+	st_fail "control, engine out: Exim's EHLO reply offers EXPN and ETRN"
 	echo "# keywords: $(ehlo_keywords ctl-verbs | tr '\n' ' ')"
 fi
 split_script | xsession ctl-split
 if exim_ran "VRFY probe-split@server.test" && exim_ran "VRFY probe-lc@server.test"; then
-	st_pass "control, helper detached: the split VRFY and the lower-case vrfy run on Exim"
+	st_pass "control, engine out: the split VRFY and the lower-case vrfy run on Exim"
 else
-	st_fail "control, helper detached: the split VRFY and the lower-case vrfy run on Exim"
+	st_fail "control, engine out: the split VRFY and the lower-case vrfy run on Exim"
 	show ctl-split
 fi
 inject_script | xsession ctl-inject
-desc="control, helper detached: Exim runs the VRFY injected behind STARTTLS"
+desc="control, engine out: Exim runs the VRFY injected behind STARTTLS"
 if exim_ran "VRFY probe-inject@server.test"; then
 	st_pass "$desc"
 elif grep -q '^EV: TLS' "$ST_TMP/ctl-inject.out" && grep -q 'RESULT: ok' "$ST_TMP/ctl-inject.out"; then
@@ -300,6 +308,5 @@ else
 	st_fail "$desc"
 	echo "# no VRFY, and no TLS session after the injection either"; show ctl-inject
 fi
-st_helper_attach
 st_diag "runtime $(elapsed "$t0")s"
 st_finish

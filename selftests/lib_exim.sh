@@ -6,7 +6,7 @@
 # privately (scripts/install-deps: apt-get download + dpkg-deb -x) under
 # $EXIM_ROOT; no system service, no /etc/exim4. Source after lib_smtp.sh.
 #
-# exim_server_start [helo-only] [no-chunking] [sync]: the daemon in the
+# exim_server_start [helo-only] [no-chunking] [sync] [auth]: the daemon in the
 # server namespace on port 25 (v4 and v6), with
 #   - mail for @server.test accepted from anyone and delivered to the
 #     maildir $EXIM_MAIL (exim_mail_of SUBJECT finds a message);
@@ -20,7 +20,10 @@
 #   - smtp_enforce_sync off by default, so a client may pipeline past the
 #     banner or after HELO like an attacker would ("sync" turns it on);
 #   - "helo-only": EHLO is refused (550), clients fall back to HELO;
-#   - "no-chunking": CHUNKING is not advertised.
+#   - "no-chunking": CHUNKING is not advertised;
+#   - "auth": AUTH LOGIN (plaintext driver, prompts 334 VXNlcm5hbWU6 and
+#     334 UGFzc3dvcmQ6; user $EXIM_AUTH_USER, password $EXIM_AUTH_PASS)
+#     offered in clear text.
 # exim_server_stop: stops it (st_cleanup calls it too).
 
 EXIM_ROOT=${EXIM_ROOT:-/opt/smtpguard-mta/exim4}
@@ -28,6 +31,8 @@ EXIM_BIN=$EXIM_ROOT/usr/sbin/exim4
 EXIM_USER=Debian-exim	# compiled into Debian's binary
 EXIM_DIR=
 EXIM_PID=
+EXIM_AUTH_USER=user@client.test
+EXIM_AUTH_PASS=secret
 
 # the unpacked binary, with its libraries (scripts/install-deps)
 exim_available() {
@@ -44,12 +49,13 @@ exim_user_ensure() {
 }
 
 exim_server_start() {
-	local helo_only=0 chunking='*' sync=false opt d
+	local helo_only=0 chunking='*' sync=false auth= opt d
 	for opt in "$@"; do
 		case $opt in
 		helo-only) helo_only=1 ;;
 		no-chunking) chunking= ;;
 		sync) sync=true ;;
+		auth) auth=1 ;;
 		*) echo "# exim_server_start: unknown option $opt"; return 1 ;;
 		esac
 	done
@@ -126,13 +132,25 @@ exim_server_start() {
 	  envelope_to_add
 	  return_path_add
 	EOF
+	[ -z "$auth" ] || cat >> "$d"/conf/exim.conf <<-EOF
+
+	begin authenticators
+	login:
+	  driver = plaintext
+	  public_name = LOGIN
+	  server_prompts = Username:: : Password::
+	  server_condition = \${if and{{eq{\$auth1}{$EXIM_AUTH_USER}}{eq{\$auth2}{$EXIM_AUTH_PASS}}}}
+	  server_set_id = \$auth1
+	EOF
 	# Exim refuses a configuration writable by others
 	chmod 644 "$d"/conf/exim.conf
 	if ! "$EXIM_BIN" -C "$d"/conf/exim.conf -bV > "$d"/check.log 2>&1; then
 		echo "# exim configuration rejected:"; sed 's/^/#   /' "$d"/check.log
 		return 1
 	fi
-	in_s "$EXIM_BIN" -C "$d"/conf/exim.conf -bdf -q5s > "$d"/daemon.log 2>&1 &
+	# not through in_s: a function would run in a subshell, and $! would
+	# be that subshell's pid, not the daemon's (ip netns exec execs exim)
+	ip netns exec "$NS_S" "$EXIM_BIN" -C "$d"/conf/exim.conf -bdf -q5s > "$d"/daemon.log 2>&1 &
 	EXIM_PID=$!
 	bg_track $EXIM_PID
 	st_wait_listen "$NS_S" 25 || {
@@ -154,7 +172,10 @@ exim_server_stop() {
 	kill "$EXIM_PID" 2>/dev/null
 	wait "$EXIM_PID" 2>/dev/null
 	EXIM_PID=
+	# a daemon started next binds the same port
+	busywait 5000 exim_port_free
 }
+exim_port_free() { ! in_s ss -Hltn "sport = :25" 2>/dev/null | grep -q .; }
 
 # exim_mark / exim_log_since: the mainlog lines after the mark
 exim_mark() { EXIM_MARK=$(wc -l < "$EXIM_LOG" 2>/dev/null || echo 0); }

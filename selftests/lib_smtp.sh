@@ -117,6 +117,47 @@ st_helper_named() {
 	return 1
 }
 
+# --------------------------------------------------------------- engine
+# Tests that run through either engine pick it with SMTPGUARD_ENGINE:
+# "module" (default: the kernel helper) or "nfq" (userspace/smtpguard-nfq,
+# esmtp preset, on NFQUEUE 7; a thin *_nfq.sh wrapper sets it).
+# st_engine_require at the start, st_engine_load after st_topo; then
+# st_engine_on puts the engine in the gateway's path and st_engine_off takes
+# it out again (the control runs).
+ST_ENGINE=${SMTPGUARD_ENGINE:-module}
+ST_NFQ=$TOPDIR/userspace/smtpguard-nfq
+ST_NFQ_PID=
+st_engine_require() {
+	case $ST_ENGINE in
+	module) ;;
+	nfq) [ -x "$ST_NFQ" ] || st_skip_all "no $ST_NFQ (make -C userspace)" ;;
+	*) st_skip_all "SMTPGUARD_ENGINE=$ST_ENGINE: want module or nfq" ;;
+	esac
+}
+st_engine_load() { [ "$ST_ENGINE" = nfq ] || st_module_load; }
+st_engine_on() {
+	[ "$ST_ENGINE" = nfq ] || { st_helper_attach; return; }
+	st_queue_smtp smtpguard_nfq 7 || return 1
+	# events (-v) of every run go to one file: st_engine_seen reads it
+	in_g "$ST_NFQ" -q 7 -f esmtp -v >> "$ST_TMP/nfq.out" 2> "$ST_TMP/nfq.err" &
+	ST_NFQ_PID=$!
+	bg_track $ST_NFQ_PID
+	busywait 5000 grep -q "queue 7" "$ST_TMP/nfq.err"
+}
+st_engine_off() {
+	[ "$ST_ENGINE" = nfq ] || { st_helper_detach; return; }
+	in_g nft delete table inet smtpguard_nfq
+	kill "$ST_NFQ_PID" 2>/dev/null
+	wait "$ST_NFQ_PID" 2>/dev/null
+	ST_NFQ_PID=
+}
+# st_engine_seen: the engine inspects the SMTP flow: conntrack shows the
+# helper on it, or smtpguard-nfq reported events of a flow to the server
+st_engine_seen() {
+	[ "$ST_ENGINE" = nfq ] || { st_helper_seen; return; }
+	grep -q "> $S4:25\$" "$ST_TMP/nfq.out"
+}
+
 # Full setup: topology, module, helper attached.  Returns non-zero on error.
 # ST_NO_HELPER=1 (debugging the tests themselves): no module, conntrack only.
 st_setup() {
