@@ -221,12 +221,13 @@ lib_cleanup() {
 lib_pid_gone() { ! kill -0 "$1" 2>/dev/null; }
 trap lib_cleanup EXIT
 
-# lib_tmpdir: a private scratch directory (removed at exit unless KEEP_TMP)
+# lib_tmpdir: the script's private scratch directory (removed at exit
+# unless KEEP_TMP). Made here, in the script's own shell: callers take it
+# as $(lib_tmpdir), a subshell that could not hand a new one back.
+LIB_TMP=$(mktemp -d "${TMPDIR:-/tmp}/smtpguard-st.XXXXXX") && chmod 755 "$LIB_TMP" ||
+	LIB_TMP=
 lib_tmpdir() {
-	if [ -z "$LIB_TMP" ]; then
-		LIB_TMP=$(mktemp -d "${TMPDIR:-/tmp}/smtpguard-st.XXXXXX") || return 1
-		chmod 755 "$LIB_TMP"
-	fi
+	[ -n "$LIB_TMP" ] || return 1
 	echo "$LIB_TMP"
 }
 

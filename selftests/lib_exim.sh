@@ -61,7 +61,8 @@ exim_server_start() {
 	done
 	exim_available || { echo "# no $EXIM_BIN (scripts/install-deps)"; return 1; }
 	exim_user_ensure || { echo "# cannot create user $EXIM_USER"; return 1; }
-	d=$(lib_tmpdir)/exim
+	# a fresh directory for each start: no spool, log or mail carried over
+	d=$(mktemp -d "$(lib_tmpdir)/exim.XXXXXX") && chmod 755 "$d" || return 1
 	EXIM_DIR=$d; EXIM_LOG=$d/log/mainlog; EXIM_MAIL=$d/mail
 	mkdir -p "$d"/conf "$d"/spool "$d"/log "$d"/mail || return 1
 	chown "$EXIM_USER" "$d"/spool "$d"/log "$d"/mail || return 1
