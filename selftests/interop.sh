@@ -359,8 +359,10 @@ run_cell() {
 	fi
 	[ "$RESULT" = ok ] || gateway_clean > "$ST_TMP/gw" || case $WHY in gateway:*) ;; *) WHY="$WHY; $(cat "$ST_TMP/gw")" ;; esac
 	phase checks
-	# a 20 MB copy per recipient would fill the VM's memory
-	[ "$f" = big ] && rm -f $(grep -l -E "^X-Interop-Cell: $CELL"$'\r'"?\$" $(server_store | cut -d' ' -f2)/* 2>/dev/null)
+	# checked: the copies go (20 MB copies would fill the VM's memory,
+	# and every later check would read 500-recipient cells again)
+	# shellcheck disable=SC2046
+	$INTEROP_MSG remove --cell "$CELL" --store $(server_store)
 	rm -f "$msg"
 }
 

@@ -17,7 +17,7 @@
 MTA_ROOT=${SMTPGUARD_MTA_ROOT:-/opt/smtpguard-mta}
 EXIM_BIN=$MTA_ROOT/exim4/usr/sbin/exim4
 SMTPD_BIN=$MTA_ROOT/opensmtpd/usr/sbin/smtpd
-INTEROP_MSG="python3 $ST_DIR/interop_msg.py"
+INTEROP_MSG="python3 -S $ST_DIR/interop_msg.py"	# -S: stdlib only; site costs seconds under TCG
 INTEROP_SERVER="python3 $ST_DIR/interop_server.py"
 MTA_USER=user@client.test
 MTA_PASS=secret
