@@ -292,6 +292,7 @@ run_cell() {
 		RESULT=fail; WHY="cannot generate the message"; return; }
 	phase gen
 	LOGMARK=$(stat -c %s "$(server_log)" 2>/dev/null || echo 0)
+	EVMARK=$(stat -c %s "$EVENTS" 2>/dev/null || echo 0)
 	[ -n "$(client_log "$c")" ] && CMARK[$c]=$(stat -c %s "$(client_log "$c")" 2>/dev/null || echo 0)
 	in_g "$SMTPGUARD_CLI" stats reset || { RESULT=fail; WHY="smtpguard stats reset failed"; return; }
 
@@ -366,9 +367,12 @@ run_cell() {
 	rm -f "$msg"
 }
 
-# cell_logs C: the tails of the client's and the server's logs
+# cell_logs C: the gateway's violation events, the tails of the client's
+# and the server's logs
 cell_logs() {
 	local l
+	tail -c +"$((EVMARK + 1))" "$EVENTS" 2>/dev/null | grep '"kind":"violation"' |
+		head -n 3 | cut -c1-240 | sed 's/^/#   event: /'
 	l=$(client_log "$1")
 	[ -n "$l" ] && tail -c +"$((${CMARK[$1]:-0} + 1))" "$l" | grep -vE 'debug|^ *$' |
 		tail -n 6 | cut -c1-200 | sed 's/^/#   client: /'
@@ -398,6 +402,10 @@ nctl=0; case " $SERVERS " in *" os "*) [ -n "$OSS_NO_TLS" ] && nctl=1 ;; esac
 st_plan $((ncells + nctl + 2))
 t0=$(now)
 if ! st_setup; then st_fail "setup: topology, module, helper"; st_finish; fi
+# every event with its value and flow, for the diagnosis of a failing cell
+EVENTS=$ST_TMP/events EVMARK=0
+in_g "$SMTPGUARD_CLI" -j monitor > "$EVENTS" 2>&1 &
+bg_track $!
 MTA_CERTS=$ST_TMP/certs
 mta_clients() { mta_certs "$MTA_CERTS" && mta_vm_prepare && pfc_start && exc_start && osc_start; }
 st_check "MTAs: test CA, users, Postfix/Exim/OpenSMTPD clients" mta_clients
