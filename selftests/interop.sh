@@ -104,6 +104,8 @@ interop_expect() {
 SRV=
 server_start() {
 	SRV=$1
+	# the previous server is gone: nothing else may answer on port 25
+	busywait 10000 port25_free || { echo "# port 25 still taken:"; in_s ss -Hltnp 'sport = :25'; return 1; }
 	case $1 in
 	pf) pf_start "$S4:25" && pf_server_sasl ;;
 	ex) exim_server_start ;;
@@ -111,6 +113,7 @@ server_start() {
 	xc) cap_start xc "$NS_S" exchange "$S4:25" ;;
 	esac
 }
+port25_free() { ! in_s ss -Hltn 'sport = :25' | grep -q .; }
 server_stop() {
 	case $SRV in
 	pf) pf_stop ;;

@@ -132,7 +132,10 @@ exim_server_start() {
 		echo "# exim configuration rejected:"; sed 's/^/#   /' "$d"/check.log
 		return 1
 	fi
-	in_s "$EXIM_BIN" -C "$d"/conf/exim.conf -bdf -q5s > "$d"/daemon.log 2>&1 &
+	# not through in_s: a function in the background is a subshell, and
+	# exim_server_stop must signal Exim itself (ip netns exec execs it),
+	# or the daemon outlives it and keeps port 25 from the next server
+	ip netns exec "$NS_S" "$EXIM_BIN" -C "$d"/conf/exim.conf -bdf -q5s > "$d"/daemon.log 2>&1 &
 	EXIM_PID=$!
 	bg_track $EXIM_PID
 	st_wait_listen "$NS_S" 25 || {
