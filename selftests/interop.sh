@@ -194,6 +194,9 @@ feature_used() {
 		# never do); Exim's log (lib_exim.sh's log_selector has no
 		# +8bitmime) and OpenSMTPD (accepts it without a trace) cannot
 		# tell.  The 8-bit body arriving byte-identical is checked anyway.
+		# rfc821 masks EHLO: HELO has neither BODY= nor PIPELINING, and
+		# the intact 8-bit body is what that cell shows.
+		[ "$PRESET" = rfc821 ] && return 0
 		if [ "$c" = pf ] || [ "$c" = py ]; then
 			case $SRV in
 			pf) echo "$l" | grep -qi 'BODY=8BITMIME' ;;
