@@ -49,6 +49,7 @@ declare -A SERVER_NAME=([pf]="Postfix 3.7" [ex]="Exim 4.96" [os]="OpenSMTPD 6.8"
 st_need_vm
 st_require python3 swaks openssl saslpasswd2 postfix nft
 mta_have || st_skip_all "no Exim/OpenSMTPD under $MTA_ROOT (run scripts/install-deps)"
+OSS_NO_TLS=$(oss_tls_broken)
 declare -F exim_server_start >/dev/null || SERVERS=${SERVERS//ex/}
 
 # ------------------------------------------------------------ applicability
@@ -60,14 +61,18 @@ interop_na() {
 		[ "$c" = ex ] || { echo "client has no CHUNKING"; return; }
 		[ "$s" = os ] && echo "server has no CHUNKING" ;;
 	xoauth2)
-		[ "$c" = py ] || echo "raw XOAUTH2 line only from smtplib" ;;
+		[ "$c" = py ] || { echo "raw XOAUTH2 line only from smtplib"; return; }
+		[ "$s" = os ] && echo "OpenSMTPD 6.8 takes no command line of 2048 octets or more (smtp_session.c: cmd[LINE_MAX]), and AUTH only after STARTTLS" ;;
 	dsn)
 		[ "$c" = sw ] && echo "swaks 20201014 has no DSN parameters" ;;
 	utf8)
 		[ "$c" = sw ] && { echo "swaks 20201014 has no SMTPUTF8"; return; }
 		[ "$c" = os ] || [ "$s" = os ] && echo "OpenSMTPD 6.8 has no SMTPUTF8" ;;
 	auth)
-		[ "$s" = ex ] && echo "lib_exim.sh server has no authenticators" ;;
+		[ "$s" = ex ] && { echo "lib_exim.sh server has no authenticators"; return; }
+		[ "$s" = os ] && echo "$OSS_NO_TLS" ;;
+	tls)
+		[ "$s" = os ] && echo "$OSS_NO_TLS" ;;
 	esac
 }
 
@@ -86,17 +91,11 @@ interop_expect() {
 		case $f in
 		tls|auth|dsn|utf8|bdat|xoauth2)
 			echo "rfc821 allows no EHLO, so no ${f^^}"; return ;;
-		esac
-		[ "$f" = rcpt500 ] && case $c in sw|py)
-			echo "101st RCPT resets (limit recipients 100, action reset; issue 13 item 3)"; return ;;
 		esac ;;
 	strict)
 		case $f in
 		auth|xoauth2) echo "strict allows no AUTH"; return ;;
 		bdat) echo "strict denies CHUNKING/BDAT: the client falls back to DATA"; return ;;
-		rcpt500) case $c in sw|py)
-			echo "101st RCPT resets (limit recipients 100, action reset; issue 13 item 3)"; return ;;
-			esac ;;
 		esac ;;
 	esac
 }
@@ -105,6 +104,8 @@ interop_expect() {
 SRV=
 server_start() {
 	SRV=$1
+	# the previous server is gone: nothing else may answer on port 25
+	busywait 10000 port25_free || { echo "# port 25 still taken:"; in_s ss -Hltnp 'sport = :25'; return 1; }
 	case $1 in
 	pf) pf_start "$S4:25" && pf_server_sasl ;;
 	ex) exim_server_start ;;
@@ -112,6 +113,7 @@ server_start() {
 	xc) cap_start xc "$NS_S" exchange "$S4:25" ;;
 	esac
 }
+port25_free() { ! in_s ss -Hltn 'sport = :25' | grep -q .; }
 server_stop() {
 	case $SRV in
 	pf) pf_stop ;;
@@ -187,12 +189,18 @@ feature_used() {
 	l=$(log_since); j=$(cell_json "$CELL")
 	case $SRV:$f in
 	*:plain)
-		# BODY=8BITMIME (swaks and OpenSMTPD do not declare it);
-		# PIPELINING where the capture server can tell
-		if [ "$c" != sw ] && [ "$c" != os ]; then
+		# BODY=8BITMIME where both ends show it: only Postfix and
+		# smtplib send it (swaks, OpenSMTPD and Exim's smtp transport
+		# never do); Exim's log (lib_exim.sh's log_selector has no
+		# +8bitmime) and OpenSMTPD (accepts it without a trace) cannot
+		# tell.  The 8-bit body arriving byte-identical is checked anyway.
+		# rfc821 masks EHLO: HELO has neither BODY= nor PIPELINING, and
+		# the intact 8-bit body is what that cell shows.
+		[ "$PRESET" = rfc821 ] && return 0
+		if [ "$c" = pf ] || [ "$c" = py ]; then
 			case $SRV in
-			pf|os) echo "$l" | grep -qi 'BODY=8BITMIME' ;;
-			ex) true ;;	# lib_exim.sh's log_selector has no +8bitmime
+			pf) echo "$l" | grep -qi 'BODY=8BITMIME' ;;
+			ex|os) true ;;
 			xc) echo "$j" | grep -q '"BODY=8BITMIME"' ;;
 			esac || { echo "no BODY=8BITMIME at the server"; return 1; }
 		fi
@@ -202,7 +210,7 @@ feature_used() {
 		return 0 ;;
 	pf:tls) echo "$l" | grep -q 'TLS connection established from' ;;
 	ex:tls) echo "$l" | grep -q '<= .* X=TLS' ;;
-	os:tls) echo "$l" | grep -qiE 'STARTTLS|tls ciphers' ;;
+	os:tls) echo "$l" | grep -q ' smtp tls ciphers=' ;;	# not "mta": the relay to the sink
 	xc:tls) echo "$j" | grep -q '"tls": "TLS' ;;
 	pf:auth) echo "$l" | grep -q 'sasl_method=' ;;
 	os:auth) echo "$l" | grep -qiE 'authentication .*result=ok' ;;
@@ -252,12 +260,25 @@ gateway_clean() {
 	return 1
 }
 
-# run_cell PRESET C F: one delivery; sets RESULT (ok|fail) and WHY
+# phase NAME: add NAME's time since the last phase to PHASES (where a
+# cell's time goes: the runtime budget)
+phase() {
+	local t
+	t=$(lib_now_ms)
+	PHASES="$PHASES $1 $(((t - tm) / 1000)).$(((t - tm) % 1000 / 100)) s,"
+	tm=$t
+}
+
+# run_cell PRESET C F: one delivery; sets RESULT (ok|fail) and WHY;
+# PHASES says where the time went
 run_cell() {
 	local p=$1 c=$2 f=$3 cls=plain kind=std rc n want got sent
 	CELL=$p-$c-$SRV-$f
 	local msg=$ST_TMP/$CELL.eml out=$ST_TMP/$CELL.out
 	local -a rcpt=(--to "$CELL@server.test") opts=(--8bit) sw=()
+	local tm polls=0
+	tm=$(lib_now_ms)
+	PHASES=
 	case $f in
 	tls) cls=tls ;;
 	auth) cls=auth; { [ "$SRV" = os ] || [ "$c" = os ]; } && cls=authtls ;;
@@ -269,7 +290,9 @@ run_cell() {
 	want=1; [ "$f" = rcpt500 ] && want=500
 	sent=$($INTEROP_MSG gen --cell "$CELL" --kind "$kind" --from "$cls@client.test" "$msg") || {
 		RESULT=fail; WHY="cannot generate the message"; return; }
+	phase gen
 	LOGMARK=$(stat -c %s "$(server_log)" 2>/dev/null || echo 0)
+	EVMARK=$(stat -c %s "$EVENTS" 2>/dev/null || echo 0)
 	[ -n "$(client_log "$c")" ] && CMARK[$c]=$(stat -c %s "$(client_log "$c")" 2>/dev/null || echo 0)
 	in_g "$SMTPGUARD_CLI" stats reset || { RESULT=fail; WHY="smtpguard stats reset failed"; return; }
 
@@ -297,6 +320,7 @@ run_cell() {
 			--timeout 120 "${sw[@]}" > "$out" 2>&1 ;;
 	esac
 	rc=$?
+	phase submit
 	if [ $rc != 0 ]; then
 		RESULT=fail; WHY="client: $(grep -vE '^ *(~>|<~|->|<-|\*\*\*) ' "$out" | tail -n 2 | tr '\n' ' ' | cut -c1-160)"
 		[ "$c" = sw ] && WHY="swaks exit $rc: $(grep -E '^(<\*\*|\*\*\*)' "$out" | tail -n 1 | cut -c1-140)"
@@ -312,8 +336,9 @@ run_cell() {
 		case $c in pf|ex|os) fail=$(client_failed "$c") ;; esac
 		[ -n "$fail" ] && break
 		[ $((SECONDS - t0)) -ge "$limit" ] && break
-		sleep 1
+		sleep 1; polls=$((polls + 1))
 	done
+	phase "delivery ($polls polls)"
 	RESULT=fail
 	if [ -n "$fail" ]; then
 		WHY="relay failed: $(echo "$fail" | head -n 1 | sed -E 's/.*(status=|result=)//' | cut -c1-160)"
@@ -334,14 +359,20 @@ run_cell() {
 		fi
 	fi
 	[ "$RESULT" = ok ] || gateway_clean > "$ST_TMP/gw" || case $WHY in gateway:*) ;; *) WHY="$WHY; $(cat "$ST_TMP/gw")" ;; esac
-	# a 20 MB copy per recipient would fill the VM's memory
-	[ "$f" = big ] && rm -f $(grep -l -E "^X-Interop-Cell: $CELL"$'\r'"?\$" $(server_store | cut -d' ' -f2)/* 2>/dev/null)
+	phase checks
+	# checked: the copies go (20 MB copies would fill the VM's memory,
+	# and every later check would read 500-recipient cells again)
+	# shellcheck disable=SC2046
+	$INTEROP_MSG remove --cell "$CELL" --store $(server_store)
 	rm -f "$msg"
 }
 
-# cell_logs C: the tails of the client's and the server's logs
+# cell_logs C: the gateway's violation events, the tails of the client's
+# and the server's logs
 cell_logs() {
 	local l
+	tail -c +"$((EVMARK + 1))" "$EVENTS" 2>/dev/null | grep '"kind":"violation"' |
+		head -n 3 | cut -c1-240 | sed 's/^/#   event: /'
 	l=$(client_log "$1")
 	[ -n "$l" ] && tail -c +"$((${CMARK[$1]:-0} + 1))" "$l" | grep -vE 'debug|^ *$' |
 		tail -n 6 | cut -c1-200 | sed 's/^/#   client: /'
@@ -366,9 +397,15 @@ ncells=0
 for p in $PRESETS; do for s in $SERVERS; do for c in $CLIENTS; do for f in $FEATURES; do
 	[ -z "$(interop_na "$c" "$s" "$f")" ] && ncells=$((ncells + 1))
 done; done; done; done
-st_plan $((ncells + 2))
+# the OpenSMTPD server's own STARTTLS, no gateway: the control for OSS_NO_TLS
+nctl=0; case " $SERVERS " in *" os "*) [ -n "$OSS_NO_TLS" ] && nctl=1 ;; esac
+st_plan $((ncells + nctl + 2))
 t0=$(now)
 if ! st_setup; then st_fail "setup: topology, module, helper"; st_finish; fi
+# every event with its value and flow, for the diagnosis of a failing cell
+EVENTS=$ST_TMP/events EVMARK=0
+in_g "$SMTPGUARD_CLI" -j monitor > "$EVENTS" 2>&1 &
+bg_track $!
 MTA_CERTS=$ST_TMP/certs
 mta_clients() { mta_certs "$MTA_CERTS" && mta_vm_prepare && pfc_start && exc_start && osc_start; }
 st_check "MTAs: test CA, users, Postfix/Exim/OpenSMTPD clients" mta_clients
@@ -377,6 +414,9 @@ defer exc_stop
 
 for s in $SERVERS; do
 	server_start "$s" || { st_fail "$s server starts"; continue; }
+	[ "$s" = os ] && [ -n "$OSS_NO_TLS" ] &&
+		st_check "OpenSMTPD server: STARTTLS fails on its own loopback too (so its TLS and AUTH cells are n/a)" \
+			oss_tls_fails_alone
 	for p in $PRESETS; do
 		st_policy "$p" >/dev/null || { st_fail "load $p"; continue; }
 		PRESET=$p
@@ -388,6 +428,7 @@ for s in $SERVERS; do
 			fi
 			ts=$SECONDS
 			run_cell "$p" "$c" "$f"
+			st_diag "$CELL:${PHASES%,}"
 			exp=$(interop_expect "$p" "$c" "$s" "$f")
 			name="$p: ${CLIENT_NAME[$c]} -> ${SERVER_NAME[$s]}: $f ($((SECONDS - ts)) s)"
 			if [ "$RESULT" = ok ]; then

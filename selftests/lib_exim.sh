@@ -149,8 +149,9 @@ exim_server_start() {
 		echo "# exim configuration rejected:"; sed 's/^/#   /' "$d"/check.log
 		return 1
 	fi
-	# not through in_s: a function would run in a subshell, and $! would
-	# be that subshell's pid, not the daemon's (ip netns exec execs exim)
+	# not through in_s: a function in the background is a subshell, and
+	# exim_server_stop must signal Exim itself (ip netns exec execs it),
+	# or the daemon outlives it and keeps port 25 from the next server
 	ip netns exec "$NS_S" "$EXIM_BIN" -C "$d"/conf/exim.conf -bdf -q5s > "$d"/daemon.log 2>&1 &
 	EXIM_PID=$!
 	bg_track $EXIM_PID

@@ -56,6 +56,12 @@
 #define SG_J_LEN_MAX	0x7fff	/* jlen bit 15 selects the second char */
 #define SG_J_ALT	0x8000
 #define SG_Q_MAX	4	/* special expectations in flight */
+/*
+ * Re-sends of only part of the command bytes past the copy held while
+ * waiting for the ACK that makes them moot: a tail loss probe and the
+ * timeouts of one stalled ACK (200 ms doubling: about 50 s).
+ */
+#define SG_UV_HOLDS	8
 
 /* Conn flags (flags) */
 #define F_OPAQUE	0x01	/* TLS started: never touched again */
@@ -205,7 +211,8 @@ struct sg_stream {
 	u16 rhead;		/* ring index of the first stored byte */
 	u16 rused;		/* bytes stored */
 	u8 rn;			/* runs used */
-	u8 pad[3];
+	u8 uv_holds;		/* partial re-sends of uv_lo..uv_hi held */
+	u8 pad[2];
 	u8 ring[SG_RING];
 };
 
@@ -2211,6 +2218,7 @@ static void sg_ring_commit(struct sg_seg *seg)
 		} else {
 			m->uv_lo = end;
 			m->uv_hash = seg->uv_snap;
+			m->uv_holds = 0;
 		}
 		m->uv_hi = seg->cmd_end;
 	}
@@ -2648,11 +2656,24 @@ enum sg_verdict sg_seg_end(struct sg_seg *seg)
 	u8 dir = seg->dir;
 	int ok;
 
-	/* re-sent uncopied command bytes: all of them, as fingerprinted */
-	if (seg->uv_cov && r->verdict == SG_V_PASS &&
-	    (seg->uv_cov != m->uv_hi - m->uv_lo || !m->uv_hash ||
-	     seg->uv_chk != m->uv_hash))
-		sg_desync(seg, SG_DESYNC_UNCOPIED);
+	/*
+	 * Re-sent uncopied command bytes: all of them, as fingerprinted. A
+	 * re-send of some of them (a loss probe or a timeout re-sends one
+	 * MSS of a large segment whose ACK is late) cannot be checked: it
+	 * waits for that ACK (hold), SG_UV_HOLDS times at most. After a
+	 * partial ACK the rest can never be checked: desync.
+	 */
+	if (seg->uv_cov && r->verdict == SG_V_PASS) {
+		bool whole = seg->uv_cov == m->uv_hi - m->uv_lo;
+
+		if (!m->uv_hash || (whole ? seg->uv_chk != m->uv_hash :
+					    m->uv_holds >= SG_UV_HOLDS)) {
+			sg_desync(seg, SG_DESYNC_UNCOPIED);
+		} else if (!whole) {
+			m->uv_holds++;
+			sg_verdict(seg, SG_V_HOLD);
+		}
+	}
 	if (r->verdict == SG_V_PASS && (seg->sflags2 & SEG2_STAGING) &&
 	    sg_ring_check(seg))
 		sg_verdict(seg, SG_V_HOLD);	/* copies full: wait for ACKs */

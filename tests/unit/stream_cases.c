@@ -47,6 +47,7 @@
 #define RCPT42(n)	"RCPT TO:<recipient-number-" n "@example.com>\r\n"
 #define RCPTS8		RCPT42("01") RCPT42("02") RCPT42("03") RCPT42("04") \
 			RCPT42("05") RCPT42("06") RCPT42("07") RCPT42("08")
+#define UV_PART_HOLD	{ C, RCPTS8 + 300, .at = C0 + 300, .verdict = SG_V_HOLD }
 #define RCPTS8_VRFY	RCPT42("01") RCPT42("02") RCPT42("03") RCPT42("04") \
 			RCPT42("05") RCPT42("06") RCPT42("07") \
 			"VRFY TO:<recipient-number-08@example.com>\r\n"
@@ -213,9 +214,35 @@ static const struct tcase stream_cases[] = {
 	OPEN,
 	{ C, RCPTS8 },
 	{ C, RCPTS8_VRFY, .at = C0, .verdict = SG_V_RESET, .ev = "desync/reset" },
-	/* or re-sent in part */
-	{ C, RCPTS8 + 300, .at = C0 + 300, .verdict = SG_V_RESET, .ev = "desync/reset" },
 	{ C, RCPTS8, .at = C0 },
+} },
+/* issue 13: Postfix pipelines 50 RCPTs (5 KB, one GSO segment); a loaded
+ * server's late ACK let a loss probe re-send the last MSS: reset */
+{ "a command segment larger than the copy, re-sent in part before its ACK: held until the ACK", "@esmtp", .steps = {
+	OPEN,
+	{ C, RCPTS8 },
+	/* a tail loss probe: the last bytes, all past the copy */
+	{ C, RCPTS8 + 300, .at = C0 + 300, .verdict = SG_V_HOLD },
+	/* a timeout: the first MSS, copied bytes and some past the copy */
+	{ C, RCPTS8, .len = 310, .at = C0, .verdict = SG_V_HOLD },
+	ACK,
+	{ C, RCPTS8 + 300, .at = C0 + 300 },
+	{ C, "NOOP\r\n" },
+} },
+{ "desync: a command segment re-sent in part more than SG_UV_HOLDS times, no ACK", "@esmtp", .steps = {
+	OPEN,
+	{ C, RCPTS8 },
+	UV_PART_HOLD, UV_PART_HOLD, UV_PART_HOLD, UV_PART_HOLD,
+	UV_PART_HOLD, UV_PART_HOLD, UV_PART_HOLD, UV_PART_HOLD,
+	{ C, RCPTS8 + 300, .at = C0 + 300, .verdict = SG_V_RESET, .ev = "desync/reset" },
+	/* re-sent whole, it is checked and passes */
+	{ C, RCPTS8, .at = C0 },
+} },
+{ "desync: the rest of a command segment re-sent after the server ACKed part of it", "@esmtp", .steps = {
+	OPEN,
+	{ C, RCPTS8 },
+	{ S, NULL, .ackonly = true, .ackrel = C0 + 310 },
+	{ C, RCPTS8 + 320, .at = C0 + 320, .verdict = SG_V_RESET, .ev = "desync/reset" },
 } },
 /* ---- journal capacity (issue 13) ---- */
 { "Exchange 2019 EHLO reply: 23 keywords, 13 masked, passes", "@esmtp", .steps = {
