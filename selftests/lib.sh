@@ -379,14 +379,15 @@ attach_helper() {
 	EOF
 }
 
-# attach_nfq QUEUE [NS] [PORT]: queue forwarded TCP/PORT (25) traffic in NS
-# (default $NS_GW) to smtpguard-nfq's QUEUE, dropping what conntrack finds
-# INVALID (the engine would not see it); conntrack also reassembles
-# fragments before the queue.
+# attach_nfq QUEUE [NS] [PORT] [TABLE]: queue forwarded TCP/PORT (25)
+# traffic in NS (default $NS_GW), both directions, to smtpguard-nfq's QUEUE
+# ("4-5": a range, picked by address hash) in table TABLE (smtpguard_nfq),
+# dropping what conntrack finds INVALID (the engine would not see it);
+# conntrack also reassembles fragments before the queue.
 attach_nfq() {
-	local q=$1 ns=${2:-$NS_GW} port=${3:-25}
+	local q=$1 ns=${2:-$NS_GW} port=${3:-25} table=${4:-smtpguard_nfq}
 	ip netns exec "$ns" nft -f - <<-EOF
-	table inet smtpguard_nfq {
+	table inet $table {
 		chain forward {
 			type filter hook forward priority filter; policy accept;
 			tcp dport $port ct state invalid drop

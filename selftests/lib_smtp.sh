@@ -41,22 +41,8 @@ IF_C=c-gw; IF_GC=gw-c; IF_GS=gw-s; IF_S=s-gw
 in_c() { ip netns exec "$NS_C" "$@"; }
 in_g() { ip netns exec "$NS_G" "$@"; }
 
-# st_queue_smtp TABLE QUEUE: the gateway queues port 25, both directions, to
-# NFQUEUE QUEUE ("4-5": a range, picked by address hash) in table TABLE,
-# dropping what conntrack finds INVALID (the engine would not see it)
-st_queue_smtp() {
-	in_g nft -f - <<-EOF
-	table inet $1 {
-		chain forward {
-			type filter hook forward priority filter; policy accept;
-			tcp dport 25 ct state invalid drop
-			tcp sport 25 ct state invalid drop
-			tcp dport 25 queue num $2
-			tcp sport 25 queue num $2
-		}
-	}
-	EOF
-}
+# st_queue_smtp TABLE QUEUE: attach_nfq in the gateway, port 25, table TABLE
+st_queue_smtp() { attach_nfq "$2" "$NS_G" 25 "$1"; }
 
 in_s() { ip netns exec "$NS_S" "$@"; }
 
