@@ -151,6 +151,23 @@ cell_json() {
 		cat "${f%.eml}.json"; echo
 	done
 }
+# imsg OP ARGS...: interop_msg.py OP in the one process imsg_start began
+# (in the client namespace, so "send" connects from there); its output on
+# stdout, its status returned
+imsg_start() {
+	coproc IMSG { in_c $INTEROP_MSG serve 2>&1; }
+	bg_track "$IMSG_PID"
+}
+imsg() {
+	local IFS=$'\x1f' line
+	printf '%s\n' "$*" >&"${IMSG[1]}" || { echo "interop_msg.py serve: gone"; return 1; }
+	while IFS= read -r -t 900 line <&"${IMSG[0]}"; do
+		case $line in $'\x1e'*) return "${line#?}" ;; esac
+		printf '%s\n' "$line"
+	done
+	echo "interop_msg.py serve: no answer"
+	return 1
+}
 # cell_check ID DIGEST WANT: interop_msg.py check against this server
 cell_check() {
 	local -a o
@@ -158,7 +175,7 @@ cell_check() {
 	pf) o=(--pf-log "$PF_LOG" --log-from "$LOGMARK") ;;
 	ex) o=(--exim-log "$EXIM_LOG" --log-from "$LOGMARK") ;;
 	esac
-	$INTEROP_MSG check --cell "$1" --digest "$2" --want "$3" --store $(server_store) "${o[@]}"
+	imsg check --cell "$1" --digest "$2" --want "$3" --store $(server_store) "${o[@]}"
 }
 
 # ------------------------------------------------------------ one cell
@@ -288,7 +305,7 @@ run_cell() {
 	rcpt500) rcpt=(--rcpts 500 --rcpt-prefix "$CELL") ;;
 	esac
 	want=1; [ "$f" = rcpt500 ] && want=500
-	sent=$($INTEROP_MSG gen --cell "$CELL" --kind "$kind" --from "$cls@client.test" "$msg") || {
+	sent=$(imsg gen --cell "$CELL" --kind "$kind" --from "$cls@client.test" "$msg") || {
 		RESULT=fail; WHY="cannot generate the message"; return; }
 	phase gen
 	LOGMARK=$(stat -c %s "$(server_log)" 2>/dev/null || echo 0)
@@ -298,13 +315,13 @@ run_cell() {
 
 	case $c in
 	pf|ex|os)
-		in_c $INTEROP_MSG send 127.0.0.1 "${MTA_SUBMIT[$c]}" --from "$cls@client.test" \
+		imsg send 127.0.0.1 "${MTA_SUBMIT[$c]}" --from "$cls@client.test" \
 			"${rcpt[@]}" "${opts[@]}" "$msg" > "$out" 2>&1 ;;
 	py)
 		case $cls in tls) opts+=(--starttls) ;; auth) opts+=(--auth LOGIN) ;;
 		authtls) opts+=(--starttls --auth LOGIN) ;; esac
 		[ "$f" = xoauth2 ] && opts+=(--auth XOAUTH2 --auth-optional)
-		in_c $INTEROP_MSG send "$S4" 25 --from "$cls@client.test" \
+		imsg send "$S4" 25 --from "$cls@client.test" \
 			"${rcpt[@]}" "${opts[@]}" "$msg" > "$out" 2>&1 ;;
 	sw)
 		case $cls in tls) sw+=(-tls) ;; auth) sw+=(--auth PLAIN --auth-user "$MTA_USER" --auth-password "$MTA_PASS") ;;
@@ -336,7 +353,7 @@ run_cell() {
 		case $c in pf|ex|os) fail=$(client_failed "$c") ;; esac
 		[ -n "$fail" ] && break
 		[ $((SECONDS - t0)) -ge "$limit" ] && break
-		sleep 1; polls=$((polls + 1))
+		sleep 0.3; polls=$((polls + 1))
 	done
 	phase "delivery ($polls polls)"
 	RESULT=fail
@@ -363,7 +380,7 @@ run_cell() {
 	# checked: the copies go (20 MB copies would fill the VM's memory,
 	# and every later check would read 500-recipient cells again)
 	# shellcheck disable=SC2046
-	$INTEROP_MSG remove --cell "$CELL" --store $(server_store)
+	imsg remove --cell "$CELL" --store $(server_store)
 	rm -f "$msg"
 }
 
@@ -406,6 +423,7 @@ if ! st_setup; then st_fail "setup: topology, module, helper"; st_finish; fi
 EVENTS=$ST_TMP/events EVMARK=0
 in_g "$SMTPGUARD_CLI" -j monitor > "$EVENTS" 2>&1 &
 bg_track $!
+imsg_start
 MTA_CERTS=$ST_TMP/certs
 mta_clients() { mta_certs "$MTA_CERTS" && mta_vm_prepare && pfc_start && exc_start && osc_start; }
 st_check "MTAs: test CA, users, Postfix/Exim/OpenSMTPD clients" mta_clients

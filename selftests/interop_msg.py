@@ -10,6 +10,7 @@
     interop_msg.py send HOST PORT --from A (--to A,B | --rcpts N) FILE
                   [--starttls] [--auth PLAIN|LOGIN|XOAUTH2] [--dsn ID]
                   [--smtputf8] [--8bit] [--xoauth2-bytes N]
+    interop_msg.py serve                any of the above, one a line (see serve())
 
 gen writes a message whose body has 8-bit UTF-8 text, lines starting with
 a dot and lines of 998 octets; "big" is about 20 MB, "hdr998" adds header
@@ -61,6 +62,19 @@ def body_lines(seed, nbytes):
     return out
 
 
+BIG_BODY = []
+
+
+def body(cell, kind):
+    # the 20 MB body is the same in every cell (the headers name the
+    # cell): built once per process, which is once a run under serve
+    if kind != "big":
+        return b"".join(body_lines(cell, 16 * 1024))
+    if not BIG_BODY:
+        BIG_BODY.append(b"".join(body_lines("big", 20 * 1024 * 1024)))
+    return BIG_BODY[0]
+
+
 def gen(a):
     hdr = [
         b"From: <%s>" % a.sender.encode(),
@@ -77,8 +91,7 @@ def gen(a):
         for k in range(3):
             name = b"X-Interop-Long-%d: " % k
             hdr.append(name + (b"%d" % k) * (998 - len(name)))
-    size = 20 * 1024 * 1024 if a.kind == "big" else 16 * 1024
-    data = b"\n".join(hdr) + b"\n\n" + b"".join(body_lines(a.cell, size))
+    data = b"\n".join(hdr) + b"\n\n" + body(a.cell, a.kind)
     with open(a.out, "wb") as f:
         f.write(data)
     print(digest(data))
@@ -245,8 +258,8 @@ def send(a):
     return 0
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def parser():
+    ap = argparse.ArgumentParser(prog="interop_msg.py", description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="op", required=True)
     g = sub.add_parser("gen")
     g.add_argument("--cell", required=True)
@@ -285,21 +298,58 @@ def main():
     s.add_argument("--timeout", type=float, default=120)
     s.add_argument("-v", "--verbose", action="store_true")
     s.add_argument("file")
-    a = ap.parse_args()
+    sub.add_parser("serve")
+    return ap
+
+
+def run(a):
+    """One operation; its exit status."""
     if a.op == "gen":
         gen(a)
-    elif a.op == "check":
+        return 0
+    if a.op in ("check", "remove"):
         a.store, a.dir = a.store
-        sys.exit(check(a))
-    elif a.op == "remove":
-        a.store, a.dir = a.store
-        sys.exit(remove(a))
-    elif a.op == "digest":
+        return check(a) if a.op == "check" else remove(a)
+    if a.op == "digest":
         for fn in a.files:
             with open(fn, "rb") as f:
                 print(digest(f.read()))
-    else:
-        sys.exit(send(a))
+        return 0
+    return send(a)
+
+
+def serve(ap):
+    """Operations from stdin, one a line, arguments separated by 0x1f;
+    each answer is the operation's output, then 0x1e and its status on a
+    line of its own.  One process for the whole matrix: under TCG every
+    interpreter start costs about half a second, and a cell ran four."""
+    import contextlib
+    import io
+    for raw in sys.stdin.buffer:
+        args = [x.decode("utf-8", "surrogateescape")
+                for x in raw.rstrip(b"\n").split(b"\x1f")]
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            try:
+                a = ap.parse_args(args)
+                rc = 1 if a.op == "serve" else run(a)
+            except SystemExit:      # argparse has printed why
+                rc = 1
+            except Exception as e:  # noqa: BLE001 - reported, the next line goes on
+                print("interop_msg.py %s: %r" % (args[0], e))
+                rc = 1
+        sys.stdout.buffer.write(out.getvalue().encode("utf-8", "surrogateescape"))
+        sys.stdout.buffer.write(b"\x1e%d\n" % rc)
+        sys.stdout.buffer.flush()
+
+
+def main():
+    ap = parser()
+    a = ap.parse_args()
+    if a.op == "serve":
+        serve(ap)
+        return
+    sys.exit(run(a))
 
 
 if __name__ == "__main__":
