@@ -134,18 +134,13 @@ pfc_start() {
 		EOF
 		pf_master_services
 	} > "$d"/conf/master.cf
-	in_c postfix -c "$d"/conf check > "$d"/start.log 2>&1 &&
-		in_c unshare -u sh -c 'hostname client.test && exec postfix -c "$1"/conf start' \
-			sh "$d" >> "$d"/start.log 2>&1 || {
-		echo "# client postfix failed to start:"; sed 's/^/#   /' "$d"/start.log
-		PFC_DIR=; return 1
-	}
+	pf_instance_start "$NS_C" "$d" client.test "$PFC_LOG" || { PFC_DIR=; return 1; }
 	st_wait_listen "$NS_C" 2525
 }
 
 pfc_stop() {
 	[ -n "$PFC_DIR" ] || return 0
-	in_c postfix -c "$PFC_DIR"/conf stop >/dev/null 2>&1
+	pf_instance_stop "$NS_C" "$PFC_DIR"
 	PFC_DIR=
 }
 

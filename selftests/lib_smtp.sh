@@ -375,25 +375,35 @@ pf_start() {
 		lmtp      unix  -       -       n       -       -       lmtp
 		EOF
 	} > "$d"/conf/master.cf
-	# postfix only prints errors to a terminal; keep its own messages
-	# Postfix's delivery agents refuse an invalid own hostname (the VM's is
-	# "vm-6.12.95+deb12"): run it in its own UTS namespace as server.test
-	in_s postfix -c "$d"/conf check > "$d"/start.log 2>&1 &&
-		in_s unshare -u sh -c 'hostname server.test && exec postfix -c "$1"/conf start' \
-			sh "$d" >> "$d"/start.log 2>&1 || {
-		echo "# postfix failed to start (errors go to a tty only; try script -qc):"
-		sed 's/^/#   /' "$d"/start.log
-		[ -r "$d"/maillog ] && tail -5 "$d"/maillog | sed 's/^/#   /'
-		PF_DIR=
-		return 1
-	}
+	pf_instance_start "$NS_S" "$d" server.test "$d"/maillog || { PF_DIR=; return 1; }
 	st_wait_listen "$NS_S" 25
 }
 
 pf_stop() {
 	[ -n "$PF_DIR" ] || return 0
-	in_s postfix -c "$PF_DIR"/conf stop >/dev/null 2>&1
+	pf_instance_stop "$NS_S" "$PF_DIR"
 	PF_DIR=
+}
+
+# pf_instance_start NS DIR HOSTNAME LOG: start the Postfix instance whose
+# configuration is DIR/conf in namespace NS.  Postfix prints its errors
+# only to a terminal, so its own messages are kept in DIR/start.log and
+# shown with the tail of LOG on failure.  Its delivery agents refuse an
+# invalid own hostname (the VM's is "vm-6.12.95+deb12"): it runs in its
+# own UTS namespace as HOSTNAME.
+pf_instance_start() {
+	local ns=$1 d=$2
+	ip netns exec "$ns" postfix -c "$d"/conf check > "$d"/start.log 2>&1 &&
+		ip netns exec "$ns" unshare -u sh -c 'hostname "$2" && exec postfix -c "$1"/conf start' \
+			sh "$d" "$3" >> "$d"/start.log 2>&1 && return 0
+	echo "# postfix ($3) failed to start:"
+	sed 's/^/#   /' "$d"/start.log
+	[ -r "$4" ] && tail -5 "$4" | sed 's/^/#   /'
+	return 1
+}
+
+pf_instance_stop() {
+	ip netns exec "$1" postfix -c "$2"/conf stop >/dev/null 2>&1
 }
 
 # maildir_mail_of MAILDIR MARK: the file in MAILDIR that holds Subject MARK
