@@ -1745,6 +1745,30 @@ static void sg_kw_end(struct sg_seg *seg, const u8 *p, u32 i, u32 n, u32 off,
 	sg_mask_back(seg, (s32)off, pos - 4, seg->pol->mask_char, NULL, 0);
 }
 
+/* The byte after a reply code: what the rest of the line is. */
+static void sg_reply_sep(struct sg_conn_state *s, u8 c)
+{
+	if (c == '-')
+		s->sflags |= SF_MORE;
+	else if (c != ' ' && c != '\r')
+		s->sflags |= SF_BADLINE;
+	s->sst = SS_TEXT;
+	if ((s->rkind == R_EHLO || s->rkind == R_EHLO_OLD) &&
+	    !(s->sflags & SF_CONT) &&
+	    s->code != 250)
+		s->rkind = R_PLAIN;
+	if ((s->rkind == R_EHLO || s->rkind == R_EHLO_OLD) &&
+	    (s->sflags & SF_CONT)) {
+		s->sst = SS_KW;
+		s->snode = 0;
+	}
+}
+
+static inline bool sg_digit(u8 c)
+{
+	return (u8)(c - '0') <= 9;
+}
+
 static void sg_srv(struct sg_seg *seg, const u8 *p, u32 n, u32 base)
 {
 	struct sg_conn_state *s = W(seg);
@@ -1803,6 +1827,22 @@ static void sg_srv(struct sg_seg *seg, const u8 *p, u32 n, u32 base)
 				s->rkind = sg_q_head(s);
 			s->sst = SS_CODE;
 		}
+		/*
+		 * A whole code and its separator at a line start: the four
+		 * bytes the per-byte path would take one by one (none can
+		 * exceed a limit of 4 or more, end the line or be masked).
+		 */
+		if (s->sst == SS_CODE && !s->line_len[1] && n - i >= 4 &&
+		    lim >= 4 && sg_digit(c) && sg_digit(p[i + 1]) &&
+		    sg_digit(p[i + 2]) && (p[i + 3] == ' ' || p[i + 3] == '-')) {
+			s->code = (u16)(c * 100 + p[i + 1] * 10 + p[i + 2] -
+					'0' * 111);
+			s->line_len[1] = 4;
+			s->sflags &= (u8)~SF_PREV_CR;
+			i += 3;
+			sg_reply_sep(s, p[i]);
+			continue;
+		}
 		pos = s->line_len[1];
 		if (s->line_len[1] < 0xffff)
 			s->line_len[1]++;
@@ -1841,21 +1881,7 @@ static void sg_srv(struct sg_seg *seg, const u8 *p, u32 n, u32 base)
 					s->sflags |= SF_BADLINE;
 				continue;
 			}
-			/* pos 3: the separator */
-			if (c == '-')
-				s->sflags |= SF_MORE;
-			else if (c != ' ' && c != '\r')
-				s->sflags |= SF_BADLINE;
-			s->sst = SS_TEXT;
-			if ((s->rkind == R_EHLO || s->rkind == R_EHLO_OLD) &&
-			    !(s->sflags & SF_CONT) &&
-			    s->code != 250)
-				s->rkind = R_PLAIN;
-			if ((s->rkind == R_EHLO || s->rkind == R_EHLO_OLD) &&
-			    (s->sflags & SF_CONT)) {
-				s->sst = SS_KW;
-				s->snode = 0;
-			}
+			sg_reply_sep(s, c);	/* pos 3 */
 			continue;
 		}
 		if (s->rkind == R_GREETING && pol->banner == SG_BANNER_MASK &&
