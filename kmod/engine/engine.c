@@ -308,6 +308,23 @@ static inline u64 sg_load64(const u8 *p)
 	return v;
 }
 
+static inline u16 sg_load16(const u8 *p)
+{
+	u16 v;
+
+	__builtin_memcpy(&v, p, 2);
+	return v;
+}
+
+/* CR LF as sg_load16() reads it */
+static inline u16 sg_crlf16(void)
+{
+	u16 v;
+
+	__builtin_memcpy(&v, "\r\n", 2);
+	return v;
+}
+
 /* Bytes p[0..8) as a little-endian number, on either endianness. */
 static inline u64 sg_load_le64(const u8 *p)
 {
@@ -1332,85 +1349,115 @@ static inline u64 sg_w_data(u64 v)
  * per-byte path would: once per line, with the length at the byte that
  * went over.
  */
-static u32 sg_data_bulk(struct sg_seg *seg, const u8 *p, u32 i, u32 n,
-			u32 *llp, u32 lim)
+/*
+ * The first byte of [q, e) that sg_w_data() flags, or e: words, then a
+ * last word that ends at e and overlaps bytes already seen (their flags
+ * masked off), so a chunk's tail costs no byte loop. [e - 8, e) must be
+ * readable when e - q >= 1... it is: the caller passes it only with
+ * e - q < 32 after at least one round, or checks e - p.
+ */
+static inline const u8 *sg_data_tail(const u8 *p, const u8 *q, const u8 *e)
+{
+	u64 m;
+
+	for (; e - q >= 8; q += 8) {
+		m = ~sg_w_data(sg_load64(q)) & SG_HIGHS;
+		if (m)
+			return q + sg_first_flag(m);
+	}
+	if (q == e)
+		return e;
+	if (e - p < 8) {
+		while (q < e && *q >= 14)
+			q++;
+		return q;
+	}
+	m = ~sg_w_data(sg_load64(e - 8)) & SG_HIGHS;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	m &= ~0ull << (8 * (q - (e - 8)));
+#else
+	m &= ~0ull >> (8 * (q - (e - 8)));
+#endif
+	return m ? e - 8 + sg_first_flag(m) : e;
+}
+
+static __attribute__((noinline)) u32 sg_data_bulk(struct sg_seg *seg,
+		const u8 *p, u32 i, u32 n, u32 *llp, u32 lim)
 {
 	struct sg_conn_state *s = W(seg);
 	const u8 *q = p + i, *e = p + n;
-	const u32 ls0 = i - *llp;	/* where the entry line began (mod 2^32) */
+	/* rounds start below it, so a flag in a round has 2 bytes after it */
+	const u8 *rend = p + (n >= 34 ? n - 33 : 0);
+	const u32 ll0 = *llp;
 	const bool rep0 = s->xflags & X_CLINE_REP;
-	u32 ls = ls0;
-	/* the entry line is reported at most once, later lines at lim */
-	u32 lim1 = rep0 ? ~0u : lim;
-	u32 j, ll;
+	/* line starts as addresses; the entry line's may precede p */
+	const uintptr_t ls0 = (uintptr_t)q - ll0;
+	uintptr_t ls = ls0;
+	/* the current line's limit: the entry line is reported at most once */
+	uintptr_t cur = rep0 ? ~0u : lim;
+	u32 ll;
 	u64 m;
 
 	for (;;) {
-		if (e - q >= 32) {
-			const u8 *last = e - 32;
+		while (q < rend) {
+			u64 w0 = sg_w_data(sg_load64(q));
+			u64 w1 = sg_w_data(sg_load64(q + 8));
+			u64 w2 = sg_w_data(sg_load64(q + 16));
+			u64 w3 = sg_w_data(sg_load64(q + 24));
 
-			do {
-				u64 w0 = sg_w_data(sg_load64(q));
-				u64 w1 = sg_w_data(sg_load64(q + 8));
-				u64 w2 = sg_w_data(sg_load64(q + 16));
-				u64 w3 = sg_w_data(sg_load64(q + 24));
-
-				if ((w0 & w1 & w2 & w3 & SG_HIGHS) != SG_HIGHS) {
-					/* the word, from the flags at hand */
-					m = ~w0 & SG_HIGHS;
-					if (!m) {
-						q += 8;
-						m = ~w1 & SG_HIGHS;
-					}
-					if (!m) {
-						q += 8;
-						m = ~w2 & SG_HIGHS;
-					}
-					if (!m) {
-						q += 8;
-						m = ~w3 & SG_HIGHS;
-					}
-					q += sg_first_flag(m);
-					goto hit;
-				}
+			if ((w0 & w1 & w2 & w3 & SG_HIGHS) == SG_HIGHS) {
 				q += 32;
-			} while (q <= last);
+				continue;
+			}
+			/* the word, from the flags at hand */
+			m = ~w0 & SG_HIGHS;
+			if (!m) {
+				q += 8;
+				m = ~w1 & SG_HIGHS;
+			}
+			if (!m) {
+				q += 8;
+				m = ~w2 & SG_HIGHS;
+			}
+			if (!m) {
+				q += 8;
+				m = ~w3 & SG_HIGHS;
+			}
+			q += sg_first_flag(m);
+			if (sg_load16(q) == sg_crlf16() && q[2] != '.')
+				goto line_end;
+			goto other;
 		}
-		q += sg_scan_ctl(q, (u32)(e - q));
+		q = sg_data_tail(p, q, e);
 		if (q == e)
 			break;
-hit:
-		if (*q == '\r') {
-			if (e - q <= 2 || q[1] != '\n' || q[2] == '.')
-				break;
-			/* CR LF, then an ordinary line start */
-			q += 2;
-			j = (u32)(q - p);
-			if (j - ls > lim1) {
-				sg_data_line_over(seg, ls == ls0, *llp, lim);
-				if (seg->sflags & SEG_STOP)
-					return n;
-			}
-			ls = j;
-			lim1 = lim;
-		} else if (*q != '\n' && *q) {
-			q++;	/* TAB or another ordinary control */
-		} else {
-			break;
+		if (e - q <= 2 || sg_load16(q) != sg_crlf16() || q[2] == '.')
+			goto other;
+line_end:
+		/* CR LF, then an ordinary line start */
+		q += 2;
+		if ((uintptr_t)q - ls > cur) {
+			sg_data_line_over(seg, ls == ls0, ll0, lim);
+			if (seg->sflags & SEG_STOP)
+				return n;
 		}
+		ls = (uintptr_t)q;
+		cur = lim;
+		continue;
+other:
+		if (*q == '\r' || *q == '\n' || !*q)
+			break;
+		q++;	/* TAB or another ordinary control */
 	}
-	j = (u32)(q - p);
-	ll = j - ls;
-	if (ll > 0xffff)
-		ll = 0xffff;
+	ll = (uintptr_t)q - ls > 0xffff ? 0xffff : (u32)((uintptr_t)q - ls);
 	if (rep0 && ls == ls0)
 		s->xflags |= X_CLINE_REP;
 	else
 		s->xflags &= (u8)~X_CLINE_REP;
-	if (ll > lim1)
-		sg_data_line_over(seg, ls == ls0, *llp, lim);
+	if ((uintptr_t)q - ls > cur)
+		sg_data_line_over(seg, ls == ls0, ll0, lim);
 	*llp = ll;
-	return j;
+	return (u32)(q - p);
 }
 
 /*
@@ -2498,7 +2545,7 @@ void sg_seg_begin(struct sg_seg *seg, struct sg_conn *conn,
 	u8 fin = dir == SG_DIR_CLIENT ? ST_FIN_C : ST_FIN_S;
 	s32 rel;
 
-	__builtin_memcpy(&seg->work, conn, sizeof(seg->work));
+	__builtin_memcpy(&seg->work, conn, sizeof(struct sg_conn_state));
 	seg->conn = conn;
 	seg->pol = pol;
 	seg->pos = 0;
@@ -2780,7 +2827,7 @@ enum sg_verdict sg_seg_end(struct sg_seg *seg)
 			/* the common case: an in-order data segment's ACK */
 			s->acked[dir ^ 1] = seg->ack;
 		}
-		__builtin_memcpy(seg->conn, &seg->work, sizeof(seg->work));
+		__builtin_memcpy(seg->conn, &seg->work, sizeof(struct sg_conn_state));
 	} else {
 		r->new_bytes = 0;
 	}
