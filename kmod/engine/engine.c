@@ -337,14 +337,14 @@ static inline u64 sg_load_le64(const u8 *p)
 
 /* Index (0..7) of the first byte, in address order, flagged in @t. */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-static inline u32 sg_first_flag(u64 t)
+static inline size_t sg_first_flag(u64 t)
 {
-	return (u32)__builtin_ctzll(t) >> 3;
+	return (size_t)(unsigned int)__builtin_ctzll(t) >> 3;
 }
 #else
-static inline u32 sg_first_flag(u64 t)
+static inline size_t sg_first_flag(u64 t)
 {
-	return (u32)__builtin_clzll(t) >> 3;
+	return (size_t)(unsigned int)__builtin_clzll(t) >> 3;
 }
 #endif
 
@@ -374,7 +374,7 @@ static inline u32 sg_scan(const u8 *p, u32 n, u32 nc, u8 c1, u8 c2, u8 c3,
 			m &= sg_w_ne(v, c5);
 		m = ~m & SG_HIGHS;
 		if (m)
-			return i + sg_first_flag(m);
+			return i + (u32)sg_first_flag(m);
 	}
 	for (; i < n; i++) {
 		u8 c = p[i];
@@ -1308,21 +1308,6 @@ static void sg_text_over(struct sg_seg *seg, u32 ll, u32 lim)
 }
 
 /*
- * A text line found over the limit by the bulk scan: report the length
- * the per-byte path would have shown, at the byte that went over (for
- * the line the scan entered in, at least one more than its length then).
- */
-static void sg_data_line_over(struct sg_seg *seg, bool entry_line,
-			      u32 entry_len, u32 lim)
-{
-	u32 v = lim + 1;
-
-	if (entry_line && entry_len + 1 > v)
-		v = entry_len + 1;
-	sg_text_over(seg, v, lim);
-}
-
-/*
  * Flags of the DATA scan: bit 7 clear in each byte of @v that is below
  * 14, and possibly in a byte equal to 14 (a carry from the byte below
  * can only push 14 + 0x71 + 1 over 0x7f, never a smaller value); set in
@@ -1330,31 +1315,23 @@ static void sg_data_line_over(struct sg_seg *seg, bool entry_line,
  * OR per word; a byte flagged by mistake is an ordinary control byte
  * the scan steps over.
  */
-static inline u64 sg_w_data(u64 v)
+static inline u64 sg_w_data_k(u64 v, u64 k)
 {
-	return (v + 0x71 * SG_ONES) | v;
+	return (v + k) | v;
 }
 
-/*
- * The DATA fast path, in the middle of a line after an ordinary byte
- * (DS_MID, no CR pending): 32 bytes per round, whose four words go
- * through sg_w_data() and are and-ed into one test; in a round with a
- * flag, the flags already computed give the first flagged byte, which is
- * looked at in place. Control bytes other than CR, LF and NUL (TAB...) are ordinary;
- * CR LF followed by a byte other than '.' just ends a line (its length
- * checked by distance) and the scan goes on after the LF. Returns the
- * index of the first byte the per-byte path must see: a bare CR or LF, a
- * NUL, a CR LF before '.' or at the end of the chunk, or n. *llp is the
- * line length at that index. Reports a text line over the limit as the
- * per-byte path would: once per line, with the length at the byte that
- * went over.
- */
+static inline u64 sg_w_data(u64 v)
+{
+	return sg_w_data_k(v, 0x71 * SG_ONES);
+}
+
+/* Keep @v in a register: the compiler may no longer rebuild it. */
+#define SG_HIDE(v)	__asm__("" : "+r"(v))
+
 /*
  * The first byte of [q, e) that sg_w_data() flags, or e: words, then a
  * last word that ends at e and overlaps bytes already seen (their flags
- * masked off), so a chunk's tail costs no byte loop. [e - 8, e) must be
- * readable when e - q >= 1... it is: the caller passes it only with
- * e - q < 32 after at least one round, or checks e - p.
+ * masked off), so a chunk's tail costs no byte loop.
  */
 static inline const u8 *sg_data_tail(const u8 *p, const u8 *q, const u8 *e)
 {
@@ -1381,83 +1358,125 @@ static inline const u8 *sg_data_tail(const u8 *p, const u8 *q, const u8 *e)
 	return m ? e - 8 + sg_first_flag(m) : e;
 }
 
-static __attribute__((noinline)) u32 sg_data_bulk(struct sg_seg *seg,
-		const u8 *p, u32 i, u32 n, u32 *llp, u32 lim)
+/*
+ * The line from @ls went over its limit before @q or at the LF after it:
+ * where the per-byte path must take over to report it, the byte that
+ * takes it over -- no earlier than @from, where the scan began (the line
+ * was over already), and no later than @q (when the LF takes it over).
+ */
+static inline const u8 *sg_data_over(const u8 *from, const u8 *q,
+				     uintptr_t ls, uintptr_t lim)
 {
-	struct sg_conn_state *s = W(seg);
-	const u8 *q = p + i, *e = p + n;
-	/* rounds start below it, so a flag in a round has 2 bytes after it */
-	const u8 *rend = p + (n >= 34 ? n - 33 : 0);
-	const u32 ll0 = *llp;
-	const bool rep0 = s->xflags & X_CLINE_REP;
-	/* line starts as addresses; the entry line's may precede p */
-	const uintptr_t ls0 = (uintptr_t)q - ll0;
-	uintptr_t ls = ls0;
-	/* the current line's limit: the entry line is reported at most once */
-	uintptr_t cur = rep0 ? ~0u : lim;
-	u32 ll;
-	u64 m;
+	uintptr_t t = ls + lim;
 
-	for (;;) {
-		while (q < rend) {
-			u64 w0 = sg_w_data(sg_load64(q));
-			u64 w1 = sg_w_data(sg_load64(q + 8));
-			u64 w2 = sg_w_data(sg_load64(q + 16));
-			u64 w3 = sg_w_data(sg_load64(q + 24));
+	if (t < (uintptr_t)from)
+		return from;
+	return t < (uintptr_t)q ? (const u8 *)t : q;
+}
 
-			if ((w0 & w1 & w2 & w3 & SG_HIGHS) == SG_HIGHS) {
-				q += 32;
-				continue;
-			}
+/*
+ * The DATA fast path, in the middle of a line after an ordinary byte
+ * (DS_MID, no CR pending): 32 bytes per round, whose four words go
+ * through sg_w_data() and are and-ed into one test; in a round with a
+ * flag, the flags already computed give the first flagged byte, which is
+ * looked at in place. Control bytes other than CR, LF and NUL (TAB...)
+ * are ordinary; CR LF followed by a byte other than '.' just ends a line
+ * (its length checked by distance) and the scan goes on after the LF.
+ * Rounds stop 34 bytes before the end, so a flag found in a round has
+ * the two bytes after it in the chunk; the rest goes by words.
+ *
+ * Returns the index of the first byte the per-byte path must see: a bare
+ * CR or LF, a NUL, a CR LF before '.' or at the end of the chunk, n --
+ * or, in a text line longer than its limit, the byte that takes it over
+ * (or the CR of its CR LF, when that is the LF), which the per-byte path
+ * then reports. *llp is the line length at that index.
+ */
+#define SG_ROUND	32	/* bytes per round: four words */
+
+/* sg_data_bulk() result: bytes taken, the line length there, and ... */
+#define SG_DB_LL_SHIFT	32
+#define SG_DB_REP	(1ull << 48)	/* ... the reported entry line goes on */
+
+static __attribute__((noinline)) u64 sg_data_bulk(const u8 *from,
+		const u8 *e, u32 ll0, bool rep0, uintptr_t lim)
+{
+	const u8 *q = from;
+	/* rounds start below it */
+	const u8 *rend = e - from >= SG_ROUND + 2 ? e - SG_ROUND - 1 : from;
+	/*
+	 * A line is over its limit where it reaches address @over: its start
+	 * plus the limit, or none for the entry line if it was reported. An
+	 * address reached only makes the scan stop early: the per-byte path
+	 * decides, so a sum that wrapped would cost time, not a report.
+	 */
+	const uintptr_t none = ~(uintptr_t)0;
+	uintptr_t over = rep0 ? none : (uintptr_t)from - ll0 + lim;
+	uintptr_t ls, ll;
+	/* in registers for the whole scan, never rebuilt at each entry */
+	u64 k = 0x71 * SG_ONES, h = SG_HIGHS, m;
+
+	SG_HIDE(k);
+	SG_HIDE(h);
+
+	if (q >= rend)
+		goto tail;
+round:
+	do {
+		u64 w0 = sg_w_data_k(sg_load64(q), k);
+		u64 w1 = sg_w_data_k(sg_load64(q + 8), k);
+		u64 w2 = sg_w_data_k(sg_load64(q + 16), k);
+		u64 w3 = sg_w_data_k(sg_load64(q + 24), k);
+
+		if ((w0 & w1 & w2 & w3 & h) != h) {
 			/* the word, from the flags at hand */
-			m = ~w0 & SG_HIGHS;
+			m = ~w0 & h;
 			if (!m) {
 				q += 8;
-				m = ~w1 & SG_HIGHS;
+				m = ~w1 & h;
 			}
 			if (!m) {
 				q += 8;
-				m = ~w2 & SG_HIGHS;
+				m = ~w2 & h;
 			}
 			if (!m) {
 				q += 8;
-				m = ~w3 & SG_HIGHS;
+				m = ~w3 & h;
 			}
 			q += sg_first_flag(m);
-			if (sg_load16(q) == sg_crlf16() && q[2] != '.')
-				goto line_end;
-			goto other;
+			goto found;
 		}
-		q = sg_data_tail(p, q, e);
-		if (q == e)
-			break;
-		if (e - q <= 2 || sg_load16(q) != sg_crlf16() || q[2] == '.')
-			goto other;
-line_end:
+		q += SG_ROUND;
+	} while (q < rend);
+tail:
+	q = sg_data_tail(from, q, e);
+	if (q == e || e - q <= 2)
+		goto stop;
+found:
+	if (sg_load16(q) == sg_crlf16() && q[2] != '.') {
 		/* CR LF, then an ordinary line start */
+		if ((uintptr_t)q + 2 > over)
+			goto over;
 		q += 2;
-		if ((uintptr_t)q - ls > cur) {
-			sg_data_line_over(seg, ls == ls0, ll0, lim);
-			if (seg->sflags & SEG_STOP)
-				return n;
-		}
-		ls = (uintptr_t)q;
-		cur = lim;
-		continue;
-other:
-		if (*q == '\r' || *q == '\n' || !*q)
-			break;
-		q++;	/* TAB or another ordinary control */
+		over = (uintptr_t)q + lim;
+		if (q < rend)
+			goto round;
+		goto tail;
 	}
-	ll = (uintptr_t)q - ls > 0xffff ? 0xffff : (u32)((uintptr_t)q - ls);
-	if (rep0 && ls == ls0)
-		s->xflags |= X_CLINE_REP;
-	else
-		s->xflags &= (u8)~X_CLINE_REP;
-	if ((uintptr_t)q - ls > cur)
-		sg_data_line_over(seg, ls == ls0, ll0, lim);
-	*llp = ll;
-	return (u32)(q - p);
+stop:
+	if (q != e && *q != '\r' && *q != '\n' && *q) {
+		q++;	/* TAB or another ordinary control */
+		if (q < rend)
+			goto round;
+		goto tail;
+	}
+	if ((uintptr_t)q > over) {
+over:
+		q = sg_data_over(from, q, over - lim, lim);
+	}
+	ls = over == none ? (uintptr_t)from - ll0 : over - lim;
+	ll = (uintptr_t)q - ls > 0xffff ? 0xffff : (uintptr_t)q - ls;
+	return (u64)(q - from) | (u64)ll << SG_DB_LL_SHIFT |
+	       (over == none ? SG_DB_REP : 0);
 }
 
 /*
@@ -1495,8 +1514,14 @@ static u32 sg_cli_data(struct sg_seg *seg, const u8 *p, u32 i, u32 n)
 		u8 c;
 
 		if (ds == DS_MID && !cr) {
-			i = sg_data_bulk(seg, p, i, n, &ll, lim);
-			if (i == n || (seg->sflags & SEG_STOP))
+			u64 r = sg_data_bulk(p + i, p + n, ll,
+					     s->xflags & X_CLINE_REP, lim);
+
+			i += (u32)r;
+			ll = (u32)(r >> SG_DB_LL_SHIFT) & 0xffff;
+			if (!(r & SG_DB_REP))
+				s->xflags &= (u8)~X_CLINE_REP;
+			if (i == n)
 				break;
 		}
 		c = p[i++];
