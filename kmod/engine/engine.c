@@ -1325,6 +1325,22 @@ static inline u64 sg_w_data(u64 v)
 	return sg_w_data_k(v, 0x71 * SG_ONES);
 }
 
+/*
+ * Not inlined: the DATA scan gets registers of its own (in its caller's
+ * loop it lost some to spills). The kernel's noinline; in userspace GCC's
+ * noipa, the same for this purpose (clang builds only tests: inlined).
+ */
+#ifdef __KERNEL__
+#define SG_OUTLINE	noinline
+#elif defined(__has_attribute) && !defined(__clang__)
+#if __has_attribute(__noipa__)
+#define SG_OUTLINE	__attribute__((__noipa__))
+#endif
+#endif
+#ifndef SG_OUTLINE
+#define SG_OUTLINE
+#endif
+
 /* Keep @v in a register: the compiler may no longer rebuild it. */
 #define SG_HIDE(v)	__asm__("" : "+r"(v))
 
@@ -1395,10 +1411,10 @@ static inline const u8 *sg_data_over(const u8 *from, const u8 *q,
 
 /* sg_data_bulk() result: bytes taken, the line length there, and ... */
 #define SG_DB_LL_SHIFT	32
-#define SG_DB_REP	(1ull << 48)	/* ... the reported entry line goes on */
+#define SG_DB_REP	0x1000000000000ull	/* ... the entry line, reported, goes on */
 
-static __attribute__((noinline)) u64 sg_data_bulk(const u8 *from,
-		const u8 *e, u32 ll0, bool rep0, uintptr_t lim)
+static SG_OUTLINE u64 sg_data_bulk(const u8 *from, const u8 *e, u32 ll0,
+				   bool rep0, uintptr_t lim)
 {
 	const u8 *q = from;
 	/* rounds start below it */
