@@ -207,12 +207,13 @@ struct sg_stream {
 	u16 run_len[SG_RING_RUNS];
 	u32 uv_lo, uv_hi;	/* command bytes not copied (uv_lo == uv_hi: none) */
 	u32 key;		/* sg_conn_key() */
-	u64 uv_hash;		/* their keyed fingerprint; 0 after a partial ACK */
+	u64 uv_hash;		/* their keyed fingerprint */
 	u16 rhead;		/* ring index of the first stored byte */
 	u16 rused;		/* bytes stored */
 	u8 rn;			/* runs used */
 	u8 uv_holds;		/* partial re-sends of uv_lo..uv_hi held */
-	u8 pad[2];
+	u8 uv_lost;		/* a partial ACK: the rest cannot be checked */
+	u8 pad;
 	u8 ring[SG_RING];
 };
 
@@ -2323,7 +2324,7 @@ static void sg_ring_ack(struct sg_stream *m, u32 ack)
 			m->uv_lo = m->uv_hi;
 		} else if (sg_seq_diff(ack, m->uv_lo) > 0) {
 			m->uv_lo = ack;
-			m->uv_hash = 0;	/* the rest cannot be checked */
+			m->uv_lost = 1;	/* the rest cannot be checked */
 		}
 	}
 }
@@ -2385,6 +2386,7 @@ static void sg_ring_commit(struct sg_seg *seg)
 			m->uv_lo = end;
 			m->uv_hash = seg->uv_snap;
 			m->uv_holds = 0;
+			m->uv_lost = 0;
 		}
 		m->uv_hi = seg->cmd_end;
 	}
@@ -2831,7 +2833,7 @@ enum sg_verdict sg_seg_end(struct sg_seg *seg)
 	if (seg->uv_cov && r->verdict == SG_V_PASS) {
 		bool whole = seg->uv_cov == m->uv_hi - m->uv_lo;
 
-		if (!m->uv_hash || (whole ? seg->uv_chk != m->uv_hash :
+		if (m->uv_lost || (whole ? seg->uv_chk != m->uv_hash :
 					    m->uv_holds >= SG_UV_HOLDS)) {
 			sg_desync(seg, SG_DESYNC_UNCOPIED);
 		} else if (!whole) {
