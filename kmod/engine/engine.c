@@ -1402,17 +1402,18 @@ static inline const u8 *sg_data_over(const u8 *from, const u8 *q,
  * Rounds stop 34 bytes before the end, so a flag found in a round has
  * the two bytes after it in the chunk; the rest goes by words.
  *
- * Returns the index of the first byte the per-byte path must see: a bare
- * CR or LF, a NUL, a CR LF before '.' or at the end of the chunk, n --
- * or, in a text line longer than its limit, the byte that takes it over
- * (or the CR of its CR LF, when that is the LF), which the per-byte path
- * then reports. *llp is the line length at that index.
+ * Scans [from, e), entered in a line of length @ll0 (reported already
+ * if @rep0). Stops at the first byte the per-byte path must see: a bare
+ * CR or LF, a NUL, a CR LF before '.' or at the end of the chunk, e -- or,
+ * in a text line longer than @lim, the byte that takes it over (or the CR
+ * of its CR LF, when that is the LF), which the per-byte path reports.
+ * Returns the bytes taken, the line length there, and SG_DB_REP if that
+ * is still the entry line and it was reported.
  */
 #define SG_ROUND	32	/* bytes per round: four words */
 
-/* sg_data_bulk() result: bytes taken, the line length there, and ... */
 #define SG_DB_LL_SHIFT	32
-#define SG_DB_REP	0x1000000000000ull	/* ... the entry line, reported, goes on */
+#define SG_DB_REP	0x1000000000000ull
 
 static SG_OUTLINE u64 sg_data_bulk(const u8 *from, const u8 *e, u32 ll0,
 				   bool rep0, uintptr_t lim)
@@ -1422,18 +1423,22 @@ static SG_OUTLINE u64 sg_data_bulk(const u8 *from, const u8 *e, u32 ll0,
 	const u8 *rend = e - from >= SG_ROUND + 2 ? e - SG_ROUND - 1 : from;
 	/*
 	 * A line is over its limit where it reaches address @over: its start
-	 * plus the limit, or none for the entry line if it was reported. An
-	 * address reached only makes the scan stop early: the per-byte path
-	 * decides, so a sum that wrapped would cost time, not a report.
+	 * plus the limit, or none for the entry line if it was reported.
+	 * Limits are at most 65000 (sg_limit_max) and line lengths saturate
+	 * at 0xffff, so the clamp changes nothing; with it no address plus a
+	 * limit reaches @none or wraps (no buffer ends within 64 KiB of the
+	 * top of the address space).
 	 */
 	const uintptr_t none = ~(uintptr_t)0;
-	uintptr_t over = rep0 ? none : (uintptr_t)from - ll0 + lim;
-	uintptr_t ls, ll;
+	uintptr_t over, ls, ll;
 	/* in registers for the whole scan, never rebuilt at each entry */
 	u64 k = 0x71 * SG_ONES, h = SG_HIGHS, m;
 
 	SG_HIDE(k);
 	SG_HIDE(h);
+	if (lim > 0xffff)
+		lim = 0xffff;
+	over = rep0 ? none : (uintptr_t)from - ll0 + lim;
 
 	if (q >= rend)
 		goto tail;
