@@ -338,14 +338,14 @@ static inline u64 sg_load_le64(const u8 *p)
 
 /* Index (0..7) of the first byte, in address order, flagged in @t. */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-static inline size_t sg_first_flag(u64 t)
+static inline u32 sg_first_flag(u64 t)
 {
-	return (size_t)(unsigned int)__builtin_ctzll(t) >> 3;
+	return (u32)__builtin_ctzll(t) >> 3;
 }
 #else
-static inline size_t sg_first_flag(u64 t)
+static inline u32 sg_first_flag(u64 t)
 {
-	return (size_t)(unsigned int)__builtin_clzll(t) >> 3;
+	return (u32)__builtin_clzll(t) >> 3;
 }
 #endif
 
@@ -375,7 +375,7 @@ static inline u32 sg_scan(const u8 *p, u32 n, u32 nc, u8 c1, u8 c2, u8 c3,
 			m &= sg_w_ne(v, c5);
 		m = ~m & SG_HIGHS;
 		if (m)
-			return i + (u32)sg_first_flag(m);
+			return i + sg_first_flag(m);
 	}
 	for (; i < n; i++) {
 		u8 c = p[i];
