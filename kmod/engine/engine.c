@@ -2250,25 +2250,30 @@ static inline u64 sg_fp_key(u32 key)
 	return ((u64)key << 32 | key) * 0xd6e8feb86659fd93ull;
 }
 
-/* Fingerprint of p[0..n) at sequence number @q. */
+/*
+ * Fingerprint of p[0..n) at sequence number @q. Blocks are numbered
+ * q >> 3 with q a u32 that wraps as sequence numbers do, so a range
+ * across 2^32 sums as its pieces on either side.
+ */
 static u64 sg_fp(u32 key, u32 q, const u8 *p, u32 n)
 {
 	u64 k = sg_fp_key(key), w, sum = 0;
-	u32 b = q >> 3, o = q & 7, i;
+	u32 o = q & 7, i;
 
 	if (o) {	/* the head, in a block begun before @q */
 		for (w = 0, i = 0; i < n && o + i < 8; i++)
 			w |= (u64)p[i] << (8 * (o + i));
-		sum += sg_fp_block(k, b++, w);
+		sum += sg_fp_block(k, q >> 3, w);
 		p += i;
 		n -= i;
+		q += i;
 	}
-	for (; n >= 8; n -= 8, p += 8)
-		sum += sg_fp_block(k, b++, sg_load_le64(p));
+	for (; n >= 8; n -= 8, p += 8, q += 8)
+		sum += sg_fp_block(k, q >> 3, sg_load_le64(p));
 	if (n) {	/* the tail, in a block that ends after the range */
 		for (w = 0, i = 0; i < n; i++)
 			w |= (u64)p[i] << (8 * i);
-		sum += sg_fp_block(k, b, w);
+		sum += sg_fp_block(k, q >> 3, w);
 	}
 	return sum;
 }

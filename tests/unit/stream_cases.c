@@ -215,6 +215,25 @@ static const struct tcase stream_cases[] = {
 	{ S, NULL, .ackonly = true },
 	{ C, "NOOP\r\n" },
 } },
+/* the sequence numbers wrap inside the bytes past the copy (client byte
+ * C0 + 300 is at 2^32): the fingerprint's blocks wrap with them */
+{ "a command segment larger than the copy across the sequence wrap, extended and re-sent whole, passes", "@esmtp",
+  .isn_c = 0xfffffebeu, .steps = {
+	OPEN,
+	{ C, RCPTS8 },
+	{ C, RCPTS8 "RCPT TO:<more@example.com>\r\n", .at = C0 },
+	{ C, RCPTS8 "RCPT TO:<more@example.com>\r\n", .at = C0 },
+	{ S, NULL, .ackonly = true },
+	{ C, "NOOP\r\n" },
+} },
+{ "desync: the same across the sequence wrap, re-sent changed", "@esmtp",
+  .isn_c = 0xfffffebeu, .steps = {
+	OPEN,
+	{ C, RCPTS8 },
+	{ C, RCPTS8 "RCPT TO:<more@example.com>\r\n", .at = C0 },
+	{ C, RCPTS8 "VRFY TO:<more@example.com>\r\n", .at = C0,
+	  .verdict = SG_V_RESET, .ev = "desync/reset" },
+} },
 /* the bytes past the copy sum to zero: still a fingerprint, checked */
 { "a command segment whose bytes past the copy are NULs, lost and re-sent whole, passes", "@esmtp", .steps = {
 	OPEN,
