@@ -199,20 +199,21 @@ struct sg_journal {
 #define SG_RING_RUNS	6
 #define SG_RING		(SG_CONN_SIZE_MAX - SG_STATE_SIZE - \
 			 sizeof(struct sg_journal) - 4 * SG_RING_RUNS - \
-			 2 * SG_RING_RUNS - 24)
+			 2 * SG_RING_RUNS - 28)
 
 struct sg_stream {
 	struct sg_journal j;
 	u32 run_seq[SG_RING_RUNS];
 	u16 run_len[SG_RING_RUNS];
 	u32 uv_lo, uv_hi;	/* command bytes not copied (uv_lo == uv_hi: none) */
-	u32 uv_hash;		/* their keyed fingerprint; 0 after a partial ACK */
 	u32 key;		/* sg_conn_key() */
+	u64 uv_hash;		/* their keyed fingerprint */
 	u16 rhead;		/* ring index of the first stored byte */
 	u16 rused;		/* bytes stored */
 	u8 rn;			/* runs used */
 	u8 uv_holds;		/* partial re-sends of uv_lo..uv_hi held */
-	u8 pad[2];
+	u8 uv_lost;		/* a partial ACK: the rest cannot be checked */
+	u8 pad;
 	u8 ring[SG_RING];
 };
 
@@ -306,6 +307,33 @@ static inline u64 sg_load64(const u8 *p)
 
 	__builtin_memcpy(&v, p, 8);	/* a plain unaligned load */
 	return v;
+}
+
+static inline u16 sg_load16(const u8 *p)
+{
+	u16 v;
+
+	__builtin_memcpy(&v, p, 2);
+	return v;
+}
+
+/* CR LF as sg_load16() reads it */
+static inline u16 sg_crlf16(void)
+{
+	u16 v;
+
+	__builtin_memcpy(&v, "\r\n", 2);
+	return v;
+}
+
+/* Bytes p[0..8) as a little-endian number, on either endianness. */
+static inline u64 sg_load_le64(const u8 *p)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	return __builtin_bswap64(sg_load64(p));
+#else
+	return sg_load64(p);
+#endif
 }
 
 /* Index (0..7) of the first byte, in address order, flagged in @t. */
@@ -1281,21 +1309,6 @@ static void sg_text_over(struct sg_seg *seg, u32 ll, u32 lim)
 }
 
 /*
- * A text line found over the limit by the bulk scan: report the length
- * the per-byte path would have shown, at the byte that went over (for
- * the line the scan entered in, at least one more than its length then).
- */
-static void sg_data_line_over(struct sg_seg *seg, bool entry_line,
-			      u32 entry_len, u32 lim)
-{
-	u32 v = lim + 1;
-
-	if (entry_line && entry_len + 1 > v)
-		v = entry_len + 1;
-	sg_text_over(seg, v, lim);
-}
-
-/*
  * Flags of the DATA scan: bit 7 clear in each byte of @v that is below
  * 14, and possibly in a byte equal to 14 (a carry from the byte below
  * can only push 14 + 0x71 + 1 over 0x7f, never a smaller value); set in
@@ -1303,9 +1316,79 @@ static void sg_data_line_over(struct sg_seg *seg, bool entry_line,
  * OR per word; a byte flagged by mistake is an ordinary control byte
  * the scan steps over.
  */
+static inline u64 sg_w_data_k(u64 v, u64 k)
+{
+	return (v + k) | v;
+}
+
 static inline u64 sg_w_data(u64 v)
 {
-	return (v + 0x71 * SG_ONES) | v;
+	return sg_w_data_k(v, 0x71 * SG_ONES);
+}
+
+/*
+ * Not inlined: the DATA scan gets registers of its own (in its caller's
+ * loop it lost some to spills). The kernel's noinline; in userspace GCC's
+ * noipa, the same for this purpose (clang builds only tests: inlined).
+ */
+#ifdef __KERNEL__
+#define SG_OUTLINE	noinline
+#elif defined(__has_attribute) && !defined(__clang__)
+#if __has_attribute(__noipa__)
+#define SG_OUTLINE	__attribute__((__noipa__))
+#endif
+#endif
+#ifndef SG_OUTLINE
+#define SG_OUTLINE
+#endif
+
+/* Keep @v in a register: the compiler may no longer rebuild it. */
+#define SG_HIDE(v)	__asm__("" : "+r"(v))
+
+/*
+ * The first byte of [q, e) that sg_w_data() flags, or e: words, then a
+ * last word that ends at e and overlaps bytes already seen (their flags
+ * masked off), so a chunk's tail costs no byte loop.
+ */
+static inline const u8 *sg_data_tail(const u8 *p, const u8 *q, const u8 *e)
+{
+	u64 m;
+
+	for (; e - q >= 8; q += 8) {
+		m = ~sg_w_data(sg_load64(q)) & SG_HIGHS;
+		if (m)
+			return q + sg_first_flag(m);
+	}
+	if (q == e)
+		return e;
+	if (e - p < 8) {
+		while (q < e && *q >= 14)
+			q++;
+		return q;
+	}
+	m = ~sg_w_data(sg_load64(e - 8)) & SG_HIGHS;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	m &= ~0ull << (8 * (q - (e - 8)));
+#else
+	m &= ~0ull >> (8 * (q - (e - 8)));
+#endif
+	return m ? e - 8 + sg_first_flag(m) : e;
+}
+
+/*
+ * The line from @ls went over its limit before @q or at the LF after it:
+ * where the per-byte path must take over to report it, the byte that
+ * takes it over -- no earlier than @from, where the scan began (the line
+ * was over already), and no later than @q (when the LF takes it over).
+ */
+static inline const u8 *sg_data_over(const u8 *from, const u8 *q,
+				     uintptr_t ls, uintptr_t lim)
+{
+	uintptr_t t = ls + lim;
+
+	if (t < (uintptr_t)from)
+		return from;
+	return t < (uintptr_t)q ? (const u8 *)t : q;
 }
 
 /*
@@ -1313,94 +1396,109 @@ static inline u64 sg_w_data(u64 v)
  * (DS_MID, no CR pending): 32 bytes per round, whose four words go
  * through sg_w_data() and are and-ed into one test; in a round with a
  * flag, the flags already computed give the first flagged byte, which is
- * looked at in place. Control bytes other than CR, LF and NUL (TAB...) are ordinary;
- * CR LF followed by a byte other than '.' just ends a line (its length
- * checked by distance) and the scan goes on after the LF. Returns the
- * index of the first byte the per-byte path must see: a bare CR or LF, a
- * NUL, a CR LF before '.' or at the end of the chunk, or n. *llp is the
- * line length at that index. Reports a text line over the limit as the
- * per-byte path would: once per line, with the length at the byte that
- * went over.
+ * looked at in place. Control bytes other than CR, LF and NUL (TAB...)
+ * are ordinary; CR LF followed by a byte other than '.' just ends a line
+ * (its length checked by distance) and the scan goes on after the LF.
+ * Rounds stop 34 bytes before the end, so a flag found in a round has
+ * the two bytes after it in the chunk; the rest goes by words.
+ *
+ * Scans [from, e), entered in a line of length @ll0 (reported already
+ * if @rep0). Stops at the first byte the per-byte path must see: a bare
+ * CR or LF, a NUL, a CR LF before '.' or at the end of the chunk, e -- or,
+ * in a text line longer than @lim, the byte that takes it over (or the CR
+ * of its CR LF, when that is the LF), which the per-byte path reports.
+ * Returns the bytes taken, the line length there, and SG_DB_REP if that
+ * is still the entry line and it was reported.
  */
-static u32 sg_data_bulk(struct sg_seg *seg, const u8 *p, u32 i, u32 n,
-			u32 *llp, u32 lim)
+#define SG_ROUND	32	/* bytes per round: four words */
+
+#define SG_DB_LL_SHIFT	32
+#define SG_DB_REP	0x1000000000000ull
+
+static SG_OUTLINE u64 sg_data_bulk(const u8 *from, const u8 *e, u32 ll0,
+				   bool rep0, uintptr_t lim)
 {
-	struct sg_conn_state *s = W(seg);
-	const u8 *q = p + i, *e = p + n;
-	const u32 ls0 = i - *llp;	/* where the entry line began (mod 2^32) */
-	const bool rep0 = s->xflags & X_CLINE_REP;
-	u32 ls = ls0;
-	/* the entry line is reported at most once, later lines at lim */
-	u32 lim1 = rep0 ? ~0u : lim;
-	u32 j, ll;
-	u64 m;
+	const u8 *q = from;
+	/* rounds start below it */
+	const u8 *rend = e - from >= SG_ROUND + 2 ? e - SG_ROUND - 1 : from;
+	/*
+	 * A line is over its limit where it reaches address @over: its start
+	 * plus the limit, or none for the entry line if it was reported.
+	 * Limits are at most 65000 (sg_limit_max) and line lengths saturate
+	 * at 0xffff, so the clamp changes nothing; with it no address plus a
+	 * limit reaches @none or wraps (no buffer ends within 64 KiB of the
+	 * top of the address space).
+	 */
+	const uintptr_t none = ~(uintptr_t)0;
+	uintptr_t over, ls, ll;
+	/* in registers for the whole scan, never rebuilt at each entry */
+	u64 k = 0x71 * SG_ONES, h = SG_HIGHS, m;
 
-	for (;;) {
-		if (e - q >= 32) {
-			const u8 *last = e - 32;
+	SG_HIDE(k);
+	SG_HIDE(h);
+	if (lim > 0xffff)
+		lim = 0xffff;
+	over = rep0 ? none : (uintptr_t)from - ll0 + lim;
 
-			do {
-				u64 w0 = sg_w_data(sg_load64(q));
-				u64 w1 = sg_w_data(sg_load64(q + 8));
-				u64 w2 = sg_w_data(sg_load64(q + 16));
-				u64 w3 = sg_w_data(sg_load64(q + 24));
+	if (q >= rend)
+		goto tail;
+round:
+	do {
+		u64 w0 = sg_w_data_k(sg_load64(q), k);
+		u64 w1 = sg_w_data_k(sg_load64(q + 8), k);
+		u64 w2 = sg_w_data_k(sg_load64(q + 16), k);
+		u64 w3 = sg_w_data_k(sg_load64(q + 24), k);
 
-				if ((w0 & w1 & w2 & w3 & SG_HIGHS) != SG_HIGHS) {
-					/* the word, from the flags at hand */
-					m = ~w0 & SG_HIGHS;
-					if (!m) {
-						q += 8;
-						m = ~w1 & SG_HIGHS;
-					}
-					if (!m) {
-						q += 8;
-						m = ~w2 & SG_HIGHS;
-					}
-					if (!m) {
-						q += 8;
-						m = ~w3 & SG_HIGHS;
-					}
-					q += sg_first_flag(m);
-					goto hit;
-				}
-				q += 32;
-			} while (q <= last);
-		}
-		q += sg_scan_ctl(q, (u32)(e - q));
-		if (q == e)
-			break;
-hit:
-		if (*q == '\r') {
-			if (e - q <= 2 || q[1] != '\n' || q[2] == '.')
-				break;
-			/* CR LF, then an ordinary line start */
-			q += 2;
-			j = (u32)(q - p);
-			if (j - ls > lim1) {
-				sg_data_line_over(seg, ls == ls0, *llp, lim);
-				if (seg->sflags & SEG_STOP)
-					return n;
+		if ((w0 & w1 & w2 & w3 & h) != h) {
+			/* the word, from the flags at hand */
+			m = ~w0 & h;
+			if (!m) {
+				q += 8;
+				m = ~w1 & h;
 			}
-			ls = j;
-			lim1 = lim;
-		} else if (*q != '\n' && *q) {
-			q++;	/* TAB or another ordinary control */
-		} else {
-			break;
+			if (!m) {
+				q += 8;
+				m = ~w2 & h;
+			}
+			if (!m) {
+				q += 8;
+				m = ~w3 & h;
+			}
+			q += sg_first_flag(m);
+			goto found;
 		}
+		q += SG_ROUND;
+	} while (q < rend);
+tail:
+	q = sg_data_tail(from, q, e);
+	if (q == e || e - q <= 2)
+		goto stop;
+found:
+	if (sg_load16(q) == sg_crlf16() && q[2] != '.') {
+		/* CR LF, then an ordinary line start */
+		if ((uintptr_t)q + 2 > over)
+			goto over;
+		q += 2;
+		over = (uintptr_t)q + lim;
+		if (q < rend)
+			goto round;
+		goto tail;
 	}
-	j = (u32)(q - p);
-	ll = j - ls;
-	if (ll > 0xffff)
-		ll = 0xffff;
-	if (rep0 && ls == ls0)
-		s->xflags |= X_CLINE_REP;
-	else
-		s->xflags &= (u8)~X_CLINE_REP;
-	if (ll > lim1)
-		sg_data_line_over(seg, ls == ls0, *llp, lim);
-	*llp = ll;
-	return j;
+stop:
+	if (q != e && *q != '\r' && *q != '\n' && *q) {
+		q++;	/* TAB or another ordinary control */
+		if (q < rend)
+			goto round;
+		goto tail;
+	}
+	if ((uintptr_t)q > over) {
+over:
+		q = sg_data_over(from, q, over - lim, lim);
+	}
+	ls = over == none ? (uintptr_t)from - ll0 : over - lim;
+	ll = (uintptr_t)q - ls > 0xffff ? 0xffff : (uintptr_t)q - ls;
+	return (u64)(q - from) | (u64)ll << SG_DB_LL_SHIFT |
+	       (over == none ? SG_DB_REP : 0);
 }
 
 /*
@@ -1438,8 +1536,14 @@ static u32 sg_cli_data(struct sg_seg *seg, const u8 *p, u32 i, u32 n)
 		u8 c;
 
 		if (ds == DS_MID && !cr) {
-			i = sg_data_bulk(seg, p, i, n, &ll, lim);
-			if (i == n || (seg->sflags & SEG_STOP))
+			u64 r = sg_data_bulk(p + i, p + n, ll,
+					     s->xflags & X_CLINE_REP, lim);
+
+			i += (u32)r;
+			ll = (u32)(r >> SG_DB_LL_SHIFT) & 0xffff;
+			if (!(r & SG_DB_REP))
+				s->xflags &= (u8)~X_CLINE_REP;
+			if (i == n)
 				break;
 		}
 		c = p[i++];
@@ -1735,6 +1839,30 @@ static void sg_kw_end(struct sg_seg *seg, const u8 *p, u32 i, u32 n, u32 off,
 	sg_mask_back(seg, (s32)off, pos - 4, seg->pol->mask_char, NULL, 0);
 }
 
+/* The byte after a reply code: what the rest of the line is. */
+static void sg_reply_sep(struct sg_conn_state *s, u8 c)
+{
+	if (c == '-')
+		s->sflags |= SF_MORE;
+	else if (c != ' ' && c != '\r')
+		s->sflags |= SF_BADLINE;
+	s->sst = SS_TEXT;
+	if ((s->rkind == R_EHLO || s->rkind == R_EHLO_OLD) &&
+	    !(s->sflags & SF_CONT) &&
+	    s->code != 250)
+		s->rkind = R_PLAIN;
+	if ((s->rkind == R_EHLO || s->rkind == R_EHLO_OLD) &&
+	    (s->sflags & SF_CONT)) {
+		s->sst = SS_KW;
+		s->snode = 0;
+	}
+}
+
+static inline bool sg_digit(u8 c)
+{
+	return (u8)(c - '0') <= 9;
+}
+
 static void sg_srv(struct sg_seg *seg, const u8 *p, u32 n, u32 base)
 {
 	struct sg_conn_state *s = W(seg);
@@ -1793,6 +1921,22 @@ static void sg_srv(struct sg_seg *seg, const u8 *p, u32 n, u32 base)
 				s->rkind = sg_q_head(s);
 			s->sst = SS_CODE;
 		}
+		/*
+		 * A whole code and its separator at a line start: the four
+		 * bytes the per-byte path would take one by one (none can
+		 * exceed a limit of 4 or more, end the line or be masked).
+		 */
+		if (s->sst == SS_CODE && !s->line_len[1] && n - i >= 4 &&
+		    lim >= 4 && sg_digit(c) && sg_digit(p[i + 1]) &&
+		    sg_digit(p[i + 2]) && (p[i + 3] == ' ' || p[i + 3] == '-')) {
+			s->code = (u16)(c * 100 + p[i + 1] * 10 + p[i + 2] -
+					'0' * 111);
+			s->line_len[1] = 4;
+			s->sflags &= (u8)~SF_PREV_CR;
+			i += 3;
+			sg_reply_sep(s, p[i]);
+			continue;
+		}
 		pos = s->line_len[1];
 		if (s->line_len[1] < 0xffff)
 			s->line_len[1]++;
@@ -1831,21 +1975,7 @@ static void sg_srv(struct sg_seg *seg, const u8 *p, u32 n, u32 base)
 					s->sflags |= SF_BADLINE;
 				continue;
 			}
-			/* pos 3: the separator */
-			if (c == '-')
-				s->sflags |= SF_MORE;
-			else if (c != ' ' && c != '\r')
-				s->sflags |= SF_BADLINE;
-			s->sst = SS_TEXT;
-			if ((s->rkind == R_EHLO || s->rkind == R_EHLO_OLD) &&
-			    !(s->sflags & SF_CONT) &&
-			    s->code != 250)
-				s->rkind = R_PLAIN;
-			if ((s->rkind == R_EHLO || s->rkind == R_EHLO_OLD) &&
-			    (s->sflags & SF_CONT)) {
-				s->sst = SS_KW;
-				s->snode = 0;
-			}
+			sg_reply_sep(s, c);	/* pos 3 */
 			continue;
 		}
 		if (s->rkind == R_GREETING && pol->banner == SG_BANNER_MASK &&
@@ -2085,18 +2215,67 @@ static inline u32 sg_ring_at(const struct sg_stream *m, u32 k)
 }
 
 /*
- * Keyed fingerprint of one byte at sequence number @q: summed over a
- * range, it does not depend on how the range was cut into segments.
+ * Keyed fingerprint of client bytes, summed mod 2^64 over 8-byte blocks
+ * aligned on absolute sequence numbers. Block b gets two secret 32-bit
+ * multipliers z = sg_fp_mix(key, b); its bytes, read little-endian as two
+ * 32-bit halves (bytes outside the range as zero), are multiplied by
+ * them. The sum is linear in each byte at its sequence number, so a range
+ * cut anywhere sums to the same value. A client that does not know the
+ * key changes it with probability at least 1 - 2^-32: for a half that
+ * differs by X (0 < |X| < 2^32), X * z is one-to-one over the 2^32 values
+ * of z mod 2^64, so one z at most cancels the rest of the difference.
+ * One mix per 8 bytes instead of one per byte.
  */
-static inline u32 sg_fp(u32 key, u32 q, u8 c)
+static inline u64 sg_fp_mix(u64 k, u32 b)
 {
-	u32 x = key ^ (q * 0x9e3779b1u) ^ ((u32)c * 0x01000193u);
+	u64 x = k ^ ((u64)b * 0x9e3779b97f4a7c15ull);
 
-	x ^= x >> 16;
-	x *= 0x85ebca6bu;
-	x ^= x >> 13;
-	x *= 0xc2b2ae35u;
-	return x ^ (x >> 16);
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	return x ^ (x >> 33);
+}
+
+static inline u64 sg_fp_block(u64 k, u32 b, u64 w)
+{
+	u64 z = sg_fp_mix(k, b);
+
+	return (w & 0xffffffffu) * (z & 0xffffffffu) + (w >> 32) * (z >> 32);
+}
+
+/* The 64-bit key of the fingerprint, from the connection's secret. */
+static inline u64 sg_fp_key(u32 key)
+{
+	return ((u64)key << 32 | key) * 0xd6e8feb86659fd93ull;
+}
+
+/*
+ * Fingerprint of p[0..n) at sequence number @q. Blocks are numbered
+ * q >> 3 with q a u32 that wraps as sequence numbers do, so a range
+ * across 2^32 sums as its pieces on either side.
+ */
+static u64 sg_fp(u32 key, u32 q, const u8 *p, u32 n)
+{
+	u64 k = sg_fp_key(key), w, sum = 0;
+	u32 o = q & 7, i;
+
+	if (o) {	/* the head, in a block begun before @q */
+		for (w = 0, i = 0; i < n && o + i < 8; i++)
+			w |= (u64)p[i] << (8 * (o + i));
+		sum += sg_fp_block(k, q >> 3, w);
+		p += i;
+		n -= i;
+		q += i;
+	}
+	for (; n >= 8; n -= 8, p += 8, q += 8)
+		sum += sg_fp_block(k, q >> 3, sg_load_le64(p));
+	if (n) {	/* the tail, in a block that ends after the range */
+		for (w = 0, i = 0; i < n; i++)
+			w |= (u64)p[i] << (8 * i);
+		sum += sg_fp_block(k, q >> 3, w);
+	}
+	return sum;
 }
 
 /* Copy new client bytes at @seq into the ring's free space. */
@@ -2106,8 +2285,7 @@ static void sg_ring_stage(struct sg_seg *seg, const u8 *p, u32 n, u32 seq)
 	u32 room, k, at;
 
 	if (seg->sflags2 & SEG2_RING_OVER) {
-		for (k = 0; k < n; k++)
-			seg->uv_run += sg_fp(m->key, seq + k, p[k]);
+		seg->uv_run += sg_fp(m->key, seq, p, n);
 		return;
 	}
 	if (!seg->staged)
@@ -2115,8 +2293,7 @@ static void sg_ring_stage(struct sg_seg *seg, const u8 *p, u32 n, u32 seq)
 	room = SG_RING - m->rused - seg->staged;
 	if (n > room) {
 		seg->sflags2 |= SEG2_RING_OVER;
-		for (k = room; k < n; k++)
-			seg->uv_run += sg_fp(m->key, seq + k, p[k]);
+		seg->uv_run += sg_fp(m->key, seq + room, p + room, n - room);
 		n = room;
 	}
 	at = sg_ring_at(m, (u32)m->rused + seg->staged);
@@ -2157,7 +2334,7 @@ static void sg_ring_ack(struct sg_stream *m, u32 ack)
 			m->uv_lo = m->uv_hi;
 		} else if (sg_seq_diff(ack, m->uv_lo) > 0) {
 			m->uv_lo = ack;
-			m->uv_hash = 0;	/* the rest cannot be checked */
+			m->uv_lost = 1;	/* the rest cannot be checked */
 		}
 	}
 }
@@ -2219,6 +2396,7 @@ static void sg_ring_commit(struct sg_seg *seg)
 			m->uv_lo = end;
 			m->uv_hash = seg->uv_snap;
 			m->uv_holds = 0;
+			m->uv_lost = 0;
 		}
 		m->uv_hi = seg->cmd_end;
 	}
@@ -2362,8 +2540,7 @@ static void sg_resent_cli(struct sg_seg *seg, const u8 *p, u32 n, u32 q)
 			k = m->uv_hi - q;
 			if (k > n)
 				k = n;
-			for (i = 0; i < k; i++)
-				seg->uv_chk += sg_fp(m->key, q + i, p[i]);
+			seg->uv_chk += sg_fp(m->key, q, p, k);
 			seg->uv_cov += k;
 			seg->rstate = RG_EDGE;
 		} else {
@@ -2421,7 +2598,7 @@ void sg_seg_begin(struct sg_seg *seg, struct sg_conn *conn,
 	u8 fin = dir == SG_DIR_CLIENT ? ST_FIN_C : ST_FIN_S;
 	s32 rel;
 
-	__builtin_memcpy(&seg->work, conn, sizeof(seg->work));
+	__builtin_memcpy(&seg->work, conn, sizeof(struct sg_conn_state));
 	seg->conn = conn;
 	seg->pol = pol;
 	seg->pos = 0;
@@ -2666,7 +2843,7 @@ enum sg_verdict sg_seg_end(struct sg_seg *seg)
 	if (seg->uv_cov && r->verdict == SG_V_PASS) {
 		bool whole = seg->uv_cov == m->uv_hi - m->uv_lo;
 
-		if (!m->uv_hash || (whole ? seg->uv_chk != m->uv_hash :
+		if (m->uv_lost || (whole ? seg->uv_chk != m->uv_hash :
 					    m->uv_holds >= SG_UV_HOLDS)) {
 			sg_desync(seg, SG_DESYNC_UNCOPIED);
 		} else if (!whole) {
@@ -2703,7 +2880,7 @@ enum sg_verdict sg_seg_end(struct sg_seg *seg)
 			/* the common case: an in-order data segment's ACK */
 			s->acked[dir ^ 1] = seg->ack;
 		}
-		__builtin_memcpy(seg->conn, &seg->work, sizeof(seg->work));
+		__builtin_memcpy(seg->conn, &seg->work, sizeof(struct sg_conn_state));
 	} else {
 		r->new_bytes = 0;
 	}

@@ -159,8 +159,9 @@ struct sg_seg {
 	u32 tsval;		/* TSopt value, with SEG_TS in sflags2 */
 	u32 stage_seq;		/* sequence number of the first staged byte */
 	u32 cmd_end;		/* after the last new command byte */
-	u32 uv_run, uv_snap;	/* fingerprint of bytes past the copy */
-	u32 uv_chk, uv_cov;	/* re-sent bytes of the uncopied range */
+	u32 uv_cov;		/* re-sent bytes of the uncopied range */
+	u64 uv_run, uv_snap;	/* fingerprint of bytes past the copy */
+	u64 uv_chk;		/* fingerprint of the re-sent ones */
 	u16 staged;		/* command bytes copied to the ring's free space */
 	u8 sflags2;		/* more per-segment state bits */
 	u8 rstate;		/* DATA guard over re-sent bytes */

@@ -6,7 +6,10 @@
  *				WHO: engine|scan); prints the byte count
  * Workloads: "data" is a DATA phase body (base64 attachment plus text),
  * "cmd" is pipelined RSET/MAIL/RCPT command traffic with its replies.
- * Both are fed in 1448-byte segments, as on the wire.
+ * Both are fed in 1448-byte segments, as on the wire. The data body is
+ * 3/4 base64 lines of 76 characters (RFC 2045) and 1/4 text; in the
+ * command traffic most client bytes go past the copy of unacknowledged
+ * command bytes, so they are fingerprinted (the fingerprint's worst case).
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -984,8 +984,100 @@ static void gen_stale_node(void)
 	test_ok(name);
 }
 
+/*
+ * Text-line reports from the bulk DATA scan carry the values of the
+ * per-byte path: the same DATA fed whole and fed one byte at a time
+ * (chunks of one byte never reach the rounds) gives the same events,
+ * values included -- lines one under, at and over the limit, a line the
+ * LF or the CR takes over, and a policy swap that lowers the limit in
+ * the middle of a line already longer than the new one.
+ */
+#define ALNUM64 \
+	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/"
+
+static int feed_events(struct sg_conn *c, const struct sg_policy *p,
+		       unsigned int seq, const char *buf, unsigned int ack,
+		       unsigned int chunk, char *out, size_t sz)
+{
+	struct sg_seg seg;
+	unsigned int i, len = strlen(buf);
+	size_t o = strlen(out);
+	int v;
+
+	sg_seg_begin(&seg, c, p, SG_DIR_CLIENT, seq, len, ack, SG_TCP_ACK);
+	for (i = 0; i < len; i += chunk)
+		sg_seg_feed(&seg, (const u8 *)buf + i,
+			    len - i < chunk ? len - i : chunk);
+	v = sg_seg_end(&seg);
+	for (i = 0; i < seg.res.n_events && o + 32 < sz; i++)
+		o += snprintf(out + o, sz - o, " %u:%u/%u",
+			      seg.res.events[i].klass,
+			      seg.res.events[i].value,
+			      seg.res.events[i].limit);
+	return v;
+}
+
+static void gen_text_line_values(void)
+{
+	const char *name = "text-line values: bulk scan equals per-byte path";
+	struct sg_policy a = *test_policy(
+		"verbs MAIL RCPT DATA\nlimit text-line 40\naction text-line log\n");
+	struct sg_policy b = *test_policy(
+		"verbs MAIL RCPT DATA\nlimit text-line 20\naction text-line log\n");
+	static const char *const srv[] = { "220 mx\r\n", "250 a\r\n250 b\r\n354 c\r\n" };
+	static const char cmd[] = "MAIL FROM:<a>\r\nRCPT TO:<b>\r\nDATA\r\n";
+	char body[2][600], ev[2][512];
+	unsigned int run, k;
+
+	/* 38, 39, 40 and 60 bytes before CR LF, a TAB line, an empty line */
+	snprintf(body[0], sizeof(body[0]),
+		 "%.38s\r\n%.39s\r\n%.40s\r\n%.60s\r\n\t%.50s\r\n\r\n%.30s",
+		 ALNUM64, ALNUM64, ALNUM64, ALNUM64, ALNUM64, ALNUM64);
+	/* the line in progress (30) goes on under a limit of 20 */
+	snprintf(body[1], sizeof(body[1]), "%.10s\r\n%.25s\r\n%.19s\r\n",
+		 ALNUM64, ALNUM64, ALNUM64);
+	for (run = 0; run < 2; run++) {
+		struct sg_conn c;
+		unsigned int cs = 1, ss = 1, chunk = run ? 1 : 0xffff;
+
+		ev[run][0] = 0;
+		sg_conn_init(&c, false);
+		for (k = 0; k < 2; k++) {
+			char buf[64];
+
+			snprintf(buf, sizeof(buf), "%s", srv[k]);
+			if (seg1(&c, &a, S, ss, buf, cs) != SG_V_PASS)
+				goto fail;
+			ss += strlen(srv[k]);
+			if (k)
+				break;
+			snprintf(buf, sizeof(buf), "%s", cmd);
+			if (seg1(&c, &a, C, cs, buf, ss) != SG_V_PASS)
+				goto fail;
+			cs += strlen(cmd);
+		}
+		if (feed_events(&c, &a, cs, body[0], ss, chunk, ev[run],
+				sizeof(ev[run])) != SG_V_PASS)
+			goto fail;
+		cs += strlen(body[0]);
+		if (feed_events(&c, &b, cs, body[1], ss, chunk, ev[run],
+				sizeof(ev[run])) != SG_V_PASS)
+			goto fail;
+	}
+	if (strcmp(ev[0], ev[1]) || !strstr(ev[0], "/40 ") ||
+	    !strstr(ev[0], ":31/20")) {
+		test_fail(name, "whole:%s byte:%s", ev[0], ev[1]);
+		return;
+	}
+	test_ok(name);
+	return;
+fail:
+	test_fail(name, "a segment did not pass");
+}
+
 void run_generated_cases(void)
 {
+	gen_text_line_values();
 	gen_stale_node();
 	gen_line_limits();
 	gen_pipelined_rcpts(100, "@esmtp", false);

@@ -43,7 +43,7 @@
 	"250-XXXXXXXXXXXXXX\r\n250-XXXXXXXXXXXX\r\n250-XXXXXXXXX\r\n" \
 	"250-XXXXXXXXXXX\r\n250 XXXXXXXXXXXX\r\n"
 
-/* 8 pipelined RCPTs, 336 bytes: more than the copy holds */
+/* 8 pipelined RCPTs, 344 bytes: more than the copy holds */
 #define RCPT42(n)	"RCPT TO:<recipient-number-" n "@example.com>\r\n"
 #define RCPTS8		RCPT42("01") RCPT42("02") RCPT42("03") RCPT42("04") \
 			RCPT42("05") RCPT42("06") RCPT42("07") RCPT42("08")
@@ -51,6 +51,11 @@
 #define RCPTS8_VRFY	RCPT42("01") RCPT42("02") RCPT42("03") RCPT42("04") \
 			RCPT42("05") RCPT42("06") RCPT42("07") \
 			"VRFY TO:<recipient-number-08@example.com>\r\n"
+
+/* a NOOP line of 400 NULs: every byte past the copy is zero (their
+ * fingerprint sums to 0); the changed copy ends in 'Z' */
+static const char noop_nuls[405] = "NOOP ";
+static const char noop_nulz[405] = { 'N', 'O', 'O', 'P', ' ', [404] = 'Z' };
 
 static const struct tcase stream_cases[] = {
 /* ---- what the receiver never reads is never consumed ---- */
@@ -209,6 +214,39 @@ static const struct tcase stream_cases[] = {
 	{ C, RCPTS8 "RCPT TO:<more@example.com>\r\n", .at = C0 },
 	{ S, NULL, .ackonly = true },
 	{ C, "NOOP\r\n" },
+} },
+/* the sequence numbers wrap inside the bytes past the copy (client byte
+ * C0 + 300 is at 2^32): the fingerprint's blocks wrap with them */
+{ "a command segment larger than the copy across the sequence wrap, extended and re-sent whole, passes", "@esmtp",
+  .isn_c = 0xfffffebeu, .steps = {
+	OPEN,
+	{ C, RCPTS8 },
+	{ C, RCPTS8 "RCPT TO:<more@example.com>\r\n", .at = C0 },
+	{ C, RCPTS8 "RCPT TO:<more@example.com>\r\n", .at = C0 },
+	{ S, NULL, .ackonly = true },
+	{ C, "NOOP\r\n" },
+} },
+{ "desync: the same across the sequence wrap, re-sent changed", "@esmtp",
+  .isn_c = 0xfffffebeu, .steps = {
+	OPEN,
+	{ C, RCPTS8 },
+	{ C, RCPTS8 "RCPT TO:<more@example.com>\r\n", .at = C0 },
+	{ C, RCPTS8 "VRFY TO:<more@example.com>\r\n", .at = C0,
+	  .verdict = SG_V_RESET, .ev = "desync/reset" },
+} },
+/* the bytes past the copy sum to zero: still a fingerprint, checked */
+{ "a command segment whose bytes past the copy are NULs, lost and re-sent whole, passes", "@esmtp", .steps = {
+	OPEN,
+	{ C, noop_nuls, .len = sizeof(noop_nuls) },
+	{ C, noop_nuls, .len = sizeof(noop_nuls), .at = C0 },
+	{ S, NULL, .ackonly = true },
+	{ C, "\r\n", .ev = "*" },
+} },
+{ "desync: a command segment whose bytes past the copy are NULs, re-sent with one changed", "@esmtp", .steps = {
+	OPEN,
+	{ C, noop_nuls, .len = sizeof(noop_nuls) },
+	{ C, noop_nulz, .len = sizeof(noop_nulz), .at = C0,
+	  .verdict = SG_V_RESET, .ev = "desync/reset" },
 } },
 { "desync: a command segment larger than the copy, re-sent changed past the copy", "@esmtp", .steps = {
 	OPEN,
