@@ -3,7 +3,8 @@
 #
 # kselftest-style runner for the smtpguard selftests, inside the VM:
 #	selftests/run_tests.sh [TEST...]     (default: TEST_PROGS from the Makefile)
-# Each test runs with the timeout from ./settings; its output is indented
+# Each test runs with the timeout from ./settings ("timeout=N", or
+# "timeout.TEST=N" for one test; KSFT_TIMEOUT overrides both); its output is indented
 # with "# "; the result is one KTAP line per test.  Exit 0 if nothing failed
 # (skips are fine), 1 otherwise.
 cd "$(dirname "$0")" || exit 1
@@ -22,21 +23,23 @@ echo "1..$#"
 n=0; pass=0; fail=0; skip=0; failed=
 for t in "$@"; do
 	n=$((n + 1))
-	echo "# timeout set to $TIMEOUT"
+	tmo=$(sed -n "s/^timeout\.$t=//p" settings 2>/dev/null)
+	tmo=${KSFT_TIMEOUT:-${tmo:-$TIMEOUT}}
+	echo "# timeout set to $tmo"
 	echo "# selftests: smtpguard: $t"
 	if [ ! -x "$DIR/$t" ]; then
 		echo "not ok $n selftests: smtpguard: $t # missing or not executable"
 		fail=$((fail + 1)); failed="$failed $t"; continue
 	fi
 	start=$(date +%s)
-	( timeout --foreground -k 10 "$TIMEOUT" "$DIR/$t" 2>&1; echo "rc=$?" > "/tmp/.ksft-rc.$$" ) |
+	( timeout --foreground -k 10 "$tmo" "$DIR/$t" 2>&1; echo "rc=$?" > "/tmp/.ksft-rc.$$" ) |
 		sed -u 's/^/# /'
 	rc=$(sed -n 's/^rc=//p' "/tmp/.ksft-rc.$$"); rm -f "/tmp/.ksft-rc.$$"
 	dur=$(( $(date +%s) - start ))
 	case "$rc" in
 	0) echo "ok $n selftests: smtpguard: $t # ${dur}s"; pass=$((pass + 1)) ;;
 	4) echo "ok $n selftests: smtpguard: $t # SKIP"; skip=$((skip + 1)) ;;
-	124|137) echo "not ok $n selftests: smtpguard: $t # TIMEOUT $TIMEOUT seconds"
+	124|137) echo "not ok $n selftests: smtpguard: $t # TIMEOUT $tmo seconds"
 	    fail=$((fail + 1)); failed="$failed $t" ;;
 	*) echo "not ok $n selftests: smtpguard: $t # exit=$rc"
 	    fail=$((fail + 1)); failed="$failed $t" ;;
