@@ -878,7 +878,15 @@ static void sg_cli_line_end(struct sg_seg *seg, u32 off)
 {
 	struct sg_conn_state *s = W(seg);
 
-	if (s->cst == CS_CONT)
+	/*
+	 * After a 334 the server takes the next line as the response, a
+	 * blank one too (an empty SASL response): never a command, or the
+	 * line after it would pass as the response the server reads as a
+	 * command. (CS_CONT comes only with CF_AUTH_CONT; a final reply
+	 * that clears it mid-line answered no response, so the rest is
+	 * what the server reads next: a command.)
+	 */
+	if (s->cflags & CF_AUTH_CONT)
 		s->cflags &= (u8)~CF_AUTH_CONT;
 	else
 		sg_cli_command_done(seg, off);

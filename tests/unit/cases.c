@@ -242,6 +242,18 @@ static const struct tcase cases[] = {
 	{ C, "VRFY\r\n" }, { S, "235 ok\r\n" },
 	{ C, "VRFY\r\n", .out = "XXXX\r\n", .ev = "verb/mask:VRFY" },
 } },
+{ "AUTH: a blank line answers the 334 (an empty response), not a command", "@esmtp", .steps = {
+	OPEN,
+	/* the server reads the empty line as the response and answers
+	 * 535; the line after it is a command again */
+	{ C, "AUTH PLAIN\r\n" }, { S, "334 \r\n" },
+	{ C, "\r\nVRFY x\r\n", .out = "\r\nXXXX x\r\n", .ev = "verb/mask:VRFY" },
+	{ S, "535 5.7.8 failed\r\n502 no\r\n" },
+	{ C, "AUTH LOGIN\r\n" }, { S, "334 VXNlcm5hbWU6\r\n" },
+	{ C, " \t\r\n" }, { S, "334 UGFzc3dvcmQ6\r\n" },
+	{ C, "VRFY\r\n" }, { S, "535 5.7.8 failed\r\n" },
+	{ C, "VRFY\r\n", .out = "XXXX\r\n", .ev = "verb/mask:VRFY" },
+} },
 { "AUTH response sent before the 334: desync, never a later line as response", "@esmtp", .steps = {
 	OPEN,
 	/* the server takes "XXXX x" as the response and answers 501; the
