@@ -1797,8 +1797,19 @@ static void sg_reply_done(struct sg_seg *seg)
 			sg_violate(seg, SG_C_DESYNC, code, 0, "AUTH", 4);
 		return;	/* the AUTH exchange goes on */
 	case R_DATA:
-		if (code == 354)
-			sg_enter_data(s);
+		if (code != 354)
+			break;
+		/*
+		 * The server reads the message from the byte after the DATA
+		 * line. Bytes the client sent past it before the 354 were
+		 * read here as commands, so where the server's message ends
+		 * is unknown (a "." line among them ends it there, and the
+		 * commands after it would pass here as text).
+		 */
+		if (s->q_n != 1 || s->q_tail || s->cmode != CM_CMD ||
+		    s->cst != CS_BOL || s->line_len[0])
+			sg_violate(seg, SG_C_DESYNC, code, 0, "DATA", 4);
+		sg_enter_data(s);
 		break;
 	case R_STARTTLS:
 		s->cflags &= (u8)~CF_TLS_PENDING;

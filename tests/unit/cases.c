@@ -286,6 +286,24 @@ static const struct tcase cases[] = {
 	{ C, ".\r\n" }, { S, "250 queued\r\n" },
 	{ C, "VRFY x\r\n", .out = "XXXX x\r\n", .ev = "verb/mask:VRFY" },
 } },
+{ "bytes past DATA before its 354: desync (the server's message end is unknown)", "@esmtp", .steps = {
+	OPEN_CH, MAILRCPT,
+	/* the server reads "BDAT 14" and "." as the message, then runs
+	 * VRFY root; the engine took those 14 octets for a BDAT chunk */
+	{ C, "DATA\r\nBDAT 14\r\n.\r\nVRFY root\r\n" },
+	{ S, "354 go\r\n", .verdict = SG_V_RESET, .ev = "desync/reset:DATA" },
+} },
+{ "lines past DATA before its 354: desync", "@esmtp", .steps = {
+	OPEN, MAILRCPT,
+	{ C, "DATA\r\nhi\r\n.\r\nVRFY x\r\n", .out = "DATA\r\nhX\r\nX\r\nXXXX x\r\n",
+	  .ev = "verb/mask:HI verb/mask:. verb/mask:VRFY" },
+	{ S, "354 go\r\n", .verdict = SG_V_RESET, .ev = "desync/reset:DATA" },
+} },
+{ "a blank past DATA before its 354: desync", "@esmtp", .steps = {
+	OPEN, MAILRCPT,
+	{ C, "DATA\r\n" }, { C, "\t" },
+	{ S, "354 go\r\n", .verdict = SG_V_RESET, .ev = "desync/reset:DATA" },
+} },
 { "end of data split over segments", "@esmtp", .steps = {
 	OPEN, TODATA,
 	{ C, "body\r" }, { C, "\n" }, { C, "." }, { C, "\r" }, { C, "\n" },

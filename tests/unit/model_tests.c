@@ -148,6 +148,9 @@ void run_model_tests(void)
 	const struct turn blank[] = {
 		GREET, EHLO_C, { C, "AUTH PLAIN\r\n" }, { S, "334 \r\n" },
 		{ C, "\r\nVRFY root\r\n" }, { S, "535 no\r\n" } };
+	const struct turn pastdata[] = {
+		GREET, EHLO_C, TXN, { C, "DATA\r\nBDAT 14\r\n.\r\nVRFY root\r\n" },
+		{ S, "354 go\r\n250 queued\r\n" } };
 
 	/* Exim splits at 16384 and runs the rest; Postfix cuts and skips */
 	expect("NOOP + 16380 a + VRFY root", SM_EXIM, "@esmtp", split, N(split), 1);
@@ -167,6 +170,10 @@ void run_model_tests(void)
 	/* an empty AUTH response, then a command after the 535 */
 	expect("blank line after a 334", SM_POSTFIX, "@esmtp", blank, N(blank), 1);
 	expect("blank line after a 334", SM_EXIM, "@esmtp", blank, N(blank), 1);
+	/* the message ends before the 354 reaches the client, in bytes the
+	 * engine took for a BDAT chunk */
+	expect("message sent before the 354", SM_POSTFIX, "@esmtp", pastdata, N(pastdata), 1);
+	expect("message sent before the 354", SM_EXIM, "@esmtp", pastdata, N(pastdata), 1);
 	free(l);
 	free(a);
 	free(r);
