@@ -175,6 +175,7 @@ struct sg_conn_state {
 #define ST_FIN_S	0x02
 #define ST_TS_C		0x04	/* ts_recent[0] valid */
 #define ST_TS_S		0x08
+#define ST_DATA_MID	0x10	/* DATA began mid-line (a desync logged) */
 
 /*
  * Rewrite journal, both directions: span i of direction d starts at
@@ -1742,6 +1743,10 @@ static void sg_enter_data(struct sg_conn_state *s)
 	s->cmode = CM_DATA;
 	s->data_lo = s->next_seq[SG_DIR_CLIENT];
 	s->ds = s->cst == CS_BOL && !s->line_len[0] ? DS_BOL : DS_MID;
+	if (s->ds == DS_BOL)
+		s->stream &= (u8)~ST_DATA_MID;
+	else
+		s->stream |= ST_DATA_MID;
 	s->line_len[0] = 0;
 	s->xflags &= (u8)~(X_CLINE_REP | X_BARE_REP | X_AESC);
 }
@@ -2463,7 +2468,12 @@ static void sg_resent_data(struct sg_seg *seg, const u8 *p, u32 n, u32 q)
 		u8 c = p[i];
 
 		if (q == s->data_lo) {
-			st = RG_BOL;	/* the body starts at a line start */
+			/*
+			 * the body starts where the live scan started it:
+			 * at a line start, unless bytes past DATA came
+			 * before the 354 (a desync, logged)
+			 */
+			st = (s->stream & ST_DATA_MID) ? RG_MID : RG_BOL;
 			as = 0;
 		}
 		if (st == RG_BOL_DOT_CR) {
