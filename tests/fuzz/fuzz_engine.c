@@ -26,9 +26,10 @@
  *     left: the test run may then fail in that turn or earlier);
  *  4. HOLD happens only when new spans meet a journal of unacked spans:
  *     after a full ACK from the peer the retry must not HOLD;
- *  5. (byte run) at every client command-line start in command mode,
- *     no disallowed verb from a dictionary of real verbs reaches the
- *     server whole, when the policy masks verbs.
+ *  5. (byte run) at every client command-line start in command mode
+ *     (at its verb's first byte, past leading blanks), no disallowed
+ *     verb from a dictionary of real verbs reaches the server whole,
+ *     when the policy masks verbs.
  *  6. (reference run) the same at every command start of the Postfix and
  *     the Exim reading model (server_model.h), driven by the server's
  *     replies, for the bytes the engine passed before any reset -- when
@@ -296,10 +297,15 @@ static void check_verb(const struct run *r, const struct sg_policy *p,
 		return;
 	if ((s->flags & (F_OPAQUE | F_TLS_WAIT | F_PICKUP_C)) ||
 	    s->cmode != CM_CMD || s->cst != CS_BOL ||
-	    s->line_len[0] != 0 || (s->cflags & CF_AUTH_CONT))
+	    (s->cflags & CF_AUTH_CONT))
 		return;
-	while (i < total && (out[i] == ' ' || out[i] == '\t'))
-		i++;
+	/*
+	 * Checked at the verb's first byte, not at the line start: a 354
+	 * that comes after leading blanks makes the rest of the line
+	 * message text for the server too (and the engine a desync).
+	 */
+	if (i < total && (out[i] == ' ' || out[i] == '\t'))
+		return;
 	while (i < total && n < sizeof(tok) - 1 && out[i] != ' ' &&
 	       out[i] != '\t' && out[i] != '\r' && out[i] != '\n')
 		tok[n++] = (char)sg_up(out[i++]);
