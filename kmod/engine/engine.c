@@ -175,6 +175,7 @@ struct sg_conn_state {
 #define ST_FIN_S	0x02
 #define ST_TS_C		0x04	/* ts_recent[0] valid */
 #define ST_TS_S		0x08
+#define ST_DATA_MID	0x10	/* DATA began mid-line (a desync logged) */
 
 /*
  * Rewrite journal, both directions: span i of direction d starts at
@@ -878,7 +879,15 @@ static void sg_cli_line_end(struct sg_seg *seg, u32 off)
 {
 	struct sg_conn_state *s = W(seg);
 
-	if (s->cst == CS_CONT)
+	/*
+	 * After a 334 the server takes the next line as the response, a
+	 * blank one too (an empty SASL response): never a command, or the
+	 * line after it would pass as the response the server reads as a
+	 * command. (CS_CONT comes only with CF_AUTH_CONT; a final reply
+	 * that clears it mid-line answered no response, so the rest is
+	 * what the server reads next: a command.)
+	 */
+	if (s->cflags & CF_AUTH_CONT)
 		s->cflags &= (u8)~CF_AUTH_CONT;
 	else
 		sg_cli_command_done(seg, off);
@@ -1734,6 +1743,10 @@ static void sg_enter_data(struct sg_conn_state *s)
 	s->cmode = CM_DATA;
 	s->data_lo = s->next_seq[SG_DIR_CLIENT];
 	s->ds = s->cst == CS_BOL && !s->line_len[0] ? DS_BOL : DS_MID;
+	if (s->ds == DS_BOL)
+		s->stream &= (u8)~ST_DATA_MID;
+	else
+		s->stream |= ST_DATA_MID;
 	s->line_len[0] = 0;
 	s->xflags &= (u8)~(X_CLINE_REP | X_BARE_REP | X_AESC);
 }
@@ -1789,8 +1802,19 @@ static void sg_reply_done(struct sg_seg *seg)
 			sg_violate(seg, SG_C_DESYNC, code, 0, "AUTH", 4);
 		return;	/* the AUTH exchange goes on */
 	case R_DATA:
-		if (code == 354)
-			sg_enter_data(s);
+		if (code != 354)
+			break;
+		/*
+		 * The server reads the message from the byte after the DATA
+		 * line. Bytes the client sent past it before the 354 were
+		 * read here as commands, so where the server's message ends
+		 * is unknown (a "." line among them ends it there, and the
+		 * commands after it would pass here as text).
+		 */
+		if (s->q_n != 1 || s->q_tail || s->cmode != CM_CMD ||
+		    s->cst != CS_BOL || s->line_len[0])
+			sg_violate(seg, SG_C_DESYNC, code, 0, "DATA", 4);
+		sg_enter_data(s);
 		break;
 	case R_STARTTLS:
 		s->cflags &= (u8)~CF_TLS_PENDING;
@@ -2444,7 +2468,12 @@ static void sg_resent_data(struct sg_seg *seg, const u8 *p, u32 n, u32 q)
 		u8 c = p[i];
 
 		if (q == s->data_lo) {
-			st = RG_BOL;	/* the body starts at a line start */
+			/*
+			 * the body starts where the live scan started it:
+			 * at a line start, unless bytes past DATA came
+			 * before the 354 (a desync, logged)
+			 */
+			st = (s->stream & ST_DATA_MID) ? RG_MID : RG_BOL;
 			as = 0;
 		}
 		if (st == RG_BOL_DOT_CR) {

@@ -26,9 +26,10 @@
  *     left: the test run may then fail in that turn or earlier);
  *  4. HOLD happens only when new spans meet a journal of unacked spans:
  *     after a full ACK from the peer the retry must not HOLD;
- *  5. (byte run) at every client command-line start in command mode,
- *     no disallowed verb from a dictionary of real verbs reaches the
- *     server whole, when the policy masks verbs.
+ *  5. (byte run) at every client command-line start in command mode
+ *     (at its verb's first byte, past leading blanks), no disallowed
+ *     verb from a dictionary of real verbs reaches the server whole,
+ *     when the policy masks verbs.
  *  6. (reference run) the same at every command start of the Postfix and
  *     the Exim reading model (server_model.h), driven by the server's
  *     replies, for the bytes the engine passed before any reset -- when
@@ -42,6 +43,8 @@
  * 2^31 away. A receiver model rebuilds what the server reads, by Linux's
  * rules: no SYN or RST payload, in-order bytes from rcv_nxt on, bytes out
  * of order may be replaced by a later copy until the hole is filled.
+ * The server replies only to what it read: before each server turn the
+ * lost bytes are re-sent from rcv_nxt on.
  *  7. a SYN with payload is held, an RST's payload never consumed, a
  *     segment 2^31-1 ahead held, one 2^31-1 behind never consumed;
  *  8. the server's view, lexed by a fresh engine one byte per segment
@@ -296,10 +299,15 @@ static void check_verb(const struct run *r, const struct sg_policy *p,
 		return;
 	if ((s->flags & (F_OPAQUE | F_TLS_WAIT | F_PICKUP_C)) ||
 	    s->cmode != CM_CMD || s->cst != CS_BOL ||
-	    s->line_len[0] != 0 || (s->cflags & CF_AUTH_CONT))
+	    (s->cflags & CF_AUTH_CONT))
 		return;
-	while (i < total && (out[i] == ' ' || out[i] == '\t'))
-		i++;
+	/*
+	 * Checked at the verb's first byte, not at the line start: a 354
+	 * that comes after leading blanks makes the rest of the line
+	 * message text for the server too (and the engine a desync).
+	 */
+	if (i < total && (out[i] == ' ' || out[i] == '\t'))
+		return;
 	while (i < total && n < sizeof(tok) - 1 && out[i] != ' ' &&
 	       out[i] != '\t' && out[i] != '\r' && out[i] != '\n')
 		tok[n++] = (char)sg_up(out[i++]);
@@ -414,9 +422,12 @@ static void rcv_deliver(struct rcv *rv, u32 off, const u8 *b, u32 len)
 		rv->nxt++;
 }
 
-/* One client segment of the attacker: returns the verdict. */
+enum { ATK_DELIVER, ATK_LOST };
+
+/* One client segment of the attacker (@how it reaches the server):
+ * returns the verdict. */
 static int atk_send(struct run *r, struct rcv *rv, const u8 *b, u32 off,
-		    u32 len, u8 flags, bool lost)
+		    u32 len, u8 flags, int how)
 {
 	struct sg_seg seg;
 	u8 buf[4096 + 64];
@@ -447,7 +458,7 @@ static int atk_send(struct run *r, struct rcv *rv, const u8 *b, u32 off,
 	}
 	if (off + len > r->passed[0] && seg.res.new_bytes)
 		r->passed[0] = off + len;
-	if (!lost && !(flags & (SG_TCP_SYN | SG_TCP_RST)))
+	if (how != ATK_LOST && !(flags & (SG_TCP_SYN | SG_TCP_RST)))
 		rcv_deliver(rv, off, buf, len);
 	return v;
 }
@@ -551,6 +562,31 @@ static void attacker_run(const struct sg_policy *p, const struct turn *t,
 		/* the server acks what it read, not what passed */
 		ack(&ar, d ^ 1, d == SG_DIR_CLIENT ? rv.nxt : ar.passed[d]);
 		if (d == SG_DIR_SERVER) {
+			/*
+			 * A server replies only to commands it read, and its
+			 * reply ACKs them: before it, the client's timeout
+			 * re-sends what was lost, from rcv_nxt on. Linux
+			 * takes that in-order copy and drops the out-of-order
+			 * data it covers. (Replies to bytes the server never
+			 * read let the engine take a 220 to a STARTTLS that
+			 * was lost for TLS, and a changed re-send of it pass
+			 * unlexed.)
+			 */
+			while (rv.nxt < ar.passed[0]) {
+				u32 from = rv.nxt, rl = ar.passed[0] - from;
+
+				if (rl > sizeof(mut))
+					rl = sizeof(mut);
+				v = atk_send(&ar, &rv, stream[0] + from, from, rl,
+					     0, ATK_DELIVER);
+				if (v == SG_V_HOLD) {
+					ack(&ar, 1, rv.nxt);
+					v = atk_send(&ar, &rv, stream[0] + from,
+						     from, rl, 0, ATK_DELIVER);
+				}
+				if (v != SG_V_PASS)
+					goto done;
+			}
 			if (t[i].len)
 				v = send_seg(&ar, d, stream[d], t[i].base,
 					     t[i].len, NULL, NULL);
@@ -564,11 +600,11 @@ static void attacker_run(const struct sg_policy *p, const struct turn *t,
 			switch (rnd() % 10) {
 			case 0:		/* RST with payload */
 				atk_send(&ar, &rv, stream[0] + off, off, len,
-					 SG_TCP_RST, false);
+					 SG_TCP_RST, ATK_DELIVER);
 				break;
 			case 1:		/* SYN with payload */
 				atk_send(&ar, &rv, stream[0] + off, off, len,
-					 SG_TCP_SYN, false);
+					 SG_TCP_SYN, ATK_DELIVER);
 				break;
 			case 2:		/* far sequence numbers */
 				atk_far(&ar);
@@ -582,13 +618,15 @@ static void attacker_run(const struct sg_policy *p, const struct turn *t,
 					rl = sizeof(mut);
 				memcpy(mut, stream[0] + from, rl);
 				atk_mutate(mut, rl);
-				v = atk_send(&ar, &rv, mut, from, rl, 0, false);
+				v = atk_send(&ar, &rv, mut, from, rl, 0,
+					     ATK_DELIVER);
 				if (v == SG_V_HOLD)
 					v = SG_V_PASS;
 				break;
 			default:	/* new bytes, lost past the gateway 1 in 3 */
 				v = atk_send(&ar, &rv, stream[0] + off, off, len,
-					     0, rnd() % 3 == 0);
+					     0, rnd() % 3 == 0 ? ATK_LOST :
+					     ATK_DELIVER);
 				if (v == SG_V_HOLD) {
 					/* copies full: repair what was lost,
 					 * the server acks, then again */
@@ -597,10 +635,10 @@ static void attacker_run(const struct sg_policy *p, const struct turn *t,
 						rl = 4096;
 					if (rl)
 						atk_send(&ar, &rv, stream[0] + rv.nxt,
-							 rv.nxt, rl, 0, false);
+							 rv.nxt, rl, 0, ATK_DELIVER);
 					ack(&ar, 1, rv.nxt);
 					v = atk_send(&ar, &rv, stream[0] + off, off,
-						     len, 0, false);
+						     len, 0, ATK_DELIVER);
 					if (v == SG_V_HOLD)
 						goto done;
 				}

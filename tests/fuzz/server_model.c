@@ -233,12 +233,22 @@ void sm_client(struct sm_model *m, const uint8_t *cli, uint32_t n)
 /* A final reply line with @code ended. */
 static void sm_reply(struct sm_model *m, unsigned int code, bool chunking)
 {
+	bool greeting = !m->greeted;
+
+	m->greeted = true;
 	/*
-	 * A real server sends 354 only to DATA and 334 only in AUTH: past
-	 * any other, this reply stream is no server's, so stop reading.
+	 * A real server sends 354 only to DATA, 334 only in AUTH, 220 only
+	 * as the greeting or to STARTTLS (Postfix's XCLIENT too, a verb
+	 * every fuzzed policy masks) and an EHLO reply offering CHUNKING
+	 * only to EHLO (Exim answers 500 to "EHLO<TAB>c" or " EHLO c",
+	 * smtp_read_command() matching verbs at column 0 followed by SP):
+	 * past any other, this reply stream is no server's, so stop reading.
 	 */
 	if ((code == 354 && (m->owed || m->wait != SM_W_DATA)) ||
-	    (code == 334 && (m->owed || m->wait != SM_W_AUTH))) {
+	    (code == 334 && (m->owed || m->wait != SM_W_AUTH)) ||
+	    (code == 220 && !greeting &&
+	     (m->owed || m->wait != SM_W_TLS)) ||
+	    (chunking && !greeting && (m->owed || m->wait != SM_W_EHLO))) {
 		m->mode = SM_M_STOP;
 		m->wait = SM_W_NONE;
 		return;

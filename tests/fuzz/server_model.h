@@ -24,9 +24,14 @@
  * Replies are paired with the commands the model read, in order; a reply
  * with nothing outstanding is ignored (as the engine does). The model
  * waits at a command whose reply decides how the next bytes are read
- * (EHLO, DATA, AUTH, STARTTLS) until that reply arrives. A 354 to
- * anything but DATA or a 334 outside AUTH is no real server's reply: the
- * model stops reading there.
+ * (EHLO, DATA, AUTH, STARTTLS) until that reply arrives. A reply no real
+ * server sends to the command the model read is where it stops reading:
+ * a 354 to anything but DATA, a 334 outside AUTH, a 220 to anything but
+ * the greeting or STARTTLS, an EHLO reply offering CHUNKING to anything
+ * but EHLO. (The fuzzer's replies are random; the engine reads a
+ * command the way one server does and may pair with it a reply only
+ * that server sends, such as a 250 CHUNKING to "EHLO<TAB>c", which Exim
+ * answers 500.)
  */
 #ifndef SG_SERVER_MODEL_H
 #define SG_SERVER_MODEL_H
@@ -51,6 +56,7 @@ struct sm_model {
 	bool chunking;		/* ... and its reply offered CHUNKING */
 	uint8_t wait;		/* command whose reply decides: SM_W_* */
 	uint32_t owed;		/* replies owed to earlier plain commands */
+	bool greeted;		/* the greeting (the first reply) came */
 	bool overflow;		/* the line read is the part Exim split off */
 	/* reply parser */
 	uint8_t rline[24];	/* first bytes of the current reply line */

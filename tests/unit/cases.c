@@ -242,6 +242,18 @@ static const struct tcase cases[] = {
 	{ C, "VRFY\r\n" }, { S, "235 ok\r\n" },
 	{ C, "VRFY\r\n", .out = "XXXX\r\n", .ev = "verb/mask:VRFY" },
 } },
+{ "AUTH: a blank line answers the 334 (an empty response), not a command", "@esmtp", .steps = {
+	OPEN,
+	/* the server reads the empty line as the response and answers
+	 * 535; the line after it is a command again */
+	{ C, "AUTH PLAIN\r\n" }, { S, "334 \r\n" },
+	{ C, "\r\nVRFY x\r\n", .out = "\r\nXXXX x\r\n", .ev = "verb/mask:VRFY" },
+	{ S, "535 5.7.8 failed\r\n502 no\r\n" },
+	{ C, "AUTH LOGIN\r\n" }, { S, "334 VXNlcm5hbWU6\r\n" },
+	{ C, " \t\r\n" }, { S, "334 UGFzc3dvcmQ6\r\n" },
+	{ C, "VRFY\r\n" }, { S, "535 5.7.8 failed\r\n" },
+	{ C, "VRFY\r\n", .out = "XXXX\r\n", .ev = "verb/mask:VRFY" },
+} },
 { "AUTH response sent before the 334: desync, never a later line as response", "@esmtp", .steps = {
 	OPEN,
 	/* the server takes "XXXX x" as the response and answers 501; the
@@ -273,6 +285,24 @@ static const struct tcase cases[] = {
 	{ C, "EXPN x\r\nVRFY y\r\n..\r\n" },
 	{ C, ".\r\n" }, { S, "250 queued\r\n" },
 	{ C, "VRFY x\r\n", .out = "XXXX x\r\n", .ev = "verb/mask:VRFY" },
+} },
+{ "bytes past DATA before its 354: desync (the server's message end is unknown)", "@esmtp", .steps = {
+	OPEN_CH, MAILRCPT,
+	/* the server reads "BDAT 14" and "." as the message, then runs
+	 * VRFY root; the engine took those 14 octets for a BDAT chunk */
+	{ C, "DATA\r\nBDAT 14\r\n.\r\nVRFY root\r\n" },
+	{ S, "354 go\r\n", .verdict = SG_V_RESET, .ev = "desync/reset:DATA" },
+} },
+{ "lines past DATA before its 354: desync", "@esmtp", .steps = {
+	OPEN, MAILRCPT,
+	{ C, "DATA\r\nhi\r\n.\r\nVRFY x\r\n", .out = "DATA\r\nhX\r\nX\r\nXXXX x\r\n",
+	  .ev = "verb/mask:HI verb/mask:. verb/mask:VRFY" },
+	{ S, "354 go\r\n", .verdict = SG_V_RESET, .ev = "desync/reset:DATA" },
+} },
+{ "a blank past DATA before its 354: desync", "@esmtp", .steps = {
+	OPEN, MAILRCPT,
+	{ C, "DATA\r\n" }, { C, "\t" },
+	{ S, "354 go\r\n", .verdict = SG_V_RESET, .ev = "desync/reset:DATA" },
 } },
 { "end of data split over segments", "@esmtp", .steps = {
 	OPEN, TODATA,

@@ -145,6 +145,12 @@ void run_model_tests(void)
 		GREET, EHLO_C, { C, "AUTH LOGIN\r\nVRFY x\r\n" },
 		{ S, "334 VXNlcm5hbWU6\r\n" }, { S, "501 bad\r\n" },
 		{ C, "VRFY root\r\n" } };
+	const struct turn blank[] = {
+		GREET, EHLO_C, { C, "AUTH PLAIN\r\n" }, { S, "334 \r\n" },
+		{ C, "\r\nVRFY root\r\n" }, { S, "535 no\r\n" } };
+	const struct turn pastdata[] = {
+		GREET, EHLO_C, TXN, { C, "DATA\r\nBDAT 14\r\n.\r\nVRFY root\r\n" },
+		{ S, "354 go\r\n250 queued\r\n" } };
 
 	/* Exim splits at 16384 and runs the rest; Postfix cuts and skips */
 	expect("NOOP + 16380 a + VRFY root", SM_EXIM, "@esmtp", split, N(split), 1);
@@ -161,6 +167,13 @@ void run_model_tests(void)
 	expect("BDAT 11 LASTX", SM_EXIM, "@esmtp", lastx, N(lastx), 0);
 	expect("AUTH response before the 334", SM_POSTFIX, "@esmtp", early, N(early), 1);
 	expect("AUTH response before the 334", SM_EXIM, "@esmtp", early, N(early), 1);
+	/* an empty AUTH response, then a command after the 535 */
+	expect("blank line after a 334", SM_POSTFIX, "@esmtp", blank, N(blank), 1);
+	expect("blank line after a 334", SM_EXIM, "@esmtp", blank, N(blank), 1);
+	/* the message ends before the 354 reaches the client, in bytes the
+	 * engine took for a BDAT chunk */
+	expect("message sent before the 354", SM_POSTFIX, "@esmtp", pastdata, N(pastdata), 1);
+	expect("message sent before the 354", SM_EXIM, "@esmtp", pastdata, N(pastdata), 1);
 	free(l);
 	free(a);
 	free(r);

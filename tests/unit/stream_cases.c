@@ -171,6 +171,16 @@ static const struct tcase stream_cases[] = {
 	{ C, "x\r\nmore\r\n" },
 	{ C, ".\r\nmore\r\n", .at = D0, .verdict = SG_V_RESET, .ev = "desync/reset" },
 } },
+{ "re-sent DATA of a body begun mid-line (desync logged) is judged as its first copy", "verbs MAIL RCPT DATA\naction desync log\n", .steps = {
+	{ S, "220 x\r\n" },
+	/* the "2" past DATA makes the body's first line "2.\rB": its dot
+	 * is no line start, on the first copy or a re-sent one */
+	{ C, "MAIL FROM:<a>\r\nRCPT TO:<b>\r\nDATA\r\n2",
+	  .out = "MAIL FROM:<a>\r\nRCPT TO:<b>\r\nDATA\r\nX", .ev = "verb/mask:2" },
+	{ S, "250 a\r\n250 b\r\n354 go\r\n", .ev = "desync/log:DATA" },
+	{ C, ".\rB", .ev = "bare-newline/log" },
+	{ C, ".\rB", .at = 36 },
+} },
 { "re-sent DATA with a smuggling shape is smuggling", "@esmtp", .steps = {
 	OPEN, TODATA,
 	{ C, "hello\r\nworld\r\n" },
