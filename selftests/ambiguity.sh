@@ -28,7 +28,10 @@
 #     line of 16385 with the VRFY behind them are reset by the hard line
 #     bound (Exim's auth_get_data() and smtp_read_command() split there and
 #     run the rest; Postfix skips the rest of a long line, so its control
-#     is not run).
+#     is not run); an empty line answering the 334 of AUTH PLAIN is the
+#     (empty) response, so the VRFY behind it is a command to Postfix
+#     (Exim's test server offers only LOGIN, whose next line is the
+#     password: there the case is a plain check, with no control).
 . "$(dirname "$0")/lib_smtp.sh"
 . "$ST_DIR/lib_mta.sh"	# pf_server_sasl
 . "$ST_DIR/lib_exim.sh"
@@ -123,6 +126,10 @@ s_auth_cancel() {	# "*" ends the exchange: the line behind it is a command
 	printf '%s\n' 'expect 220' 'cmd EHLO client.test 250' 'cmd AUTH LOGIN 334' \
 		"send *\\r\\n$HID\\r\\n" 'read' 'read' 'cmd QUIT 221'
 }
+s_auth_blank() {	# an empty response to the 334 of AUTH PLAIN, VRFY behind it
+	printf '%s\n' 'expect 220' 'cmd EHLO client.test 250' 'cmd AUTH PLAIN 334' \
+		"send \\r\\n$HID\\r\\n" 'read' 'read' 'cmd QUIT 221'
+}
 s_auth_cont_long() {	# Exim's auth_get_data() returns at octet 16384
 	printf '%s\n' 'expect 220' 'cmd EHLO client.test 250' 'cmd AUTH LOGIN 334' \
 		"send $AUTHPAD$HID\\r\\n" 'read' 'read' 'cmd QUIT 221'
@@ -199,6 +206,7 @@ server_cases() {
 	fi
 	sec_case "VRFY pipelined behind a refused AUTH" "postfix exim" s_auth_refused
 	sec_case "VRFY pipelined behind the '*' that cancels AUTH" "postfix exim" s_auth_cancel
+	sec_case "VRFY behind an empty response to AUTH PLAIN's 334" "postfix" s_auth_blank
 	sec_case "AUTH continuation of 16384 octets + VRFY" "exim" s_auth_cont_long
 	st_check "$SERVER: the 16407-octet AUTH continuation is reset" \
 		was_reset "AUTH continuation of 16384 octets + VRFY-$SERVER"
@@ -234,9 +242,9 @@ run_controls() {
 	done
 }
 
-# postfix: 16 checks, 4 controls; exim: 17 checks, 10 controls; Exim
+# postfix: 17 checks, 5 controls; exim: 18 checks, 10 controls; Exim
 # without CHUNKING: 1 check, 1 control
-st_plan 49
+st_plan 52
 t0=$(now)
 st_topo || { st_fail "topology"; st_finish; }
 st_engine_load || { st_fail "engine: $ST_ENGINE"; st_finish; }
