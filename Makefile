@@ -169,17 +169,14 @@ bench-vm: modules-all userspace
 
 # The interop matrix (selftests/interop.sh, issue 13): Postfix, Exim,
 # OpenSMTPD, swaks and smtplib through the gateway to Postfix, Exim,
-# OpenSMTPD and an Exchange emulation, under esmtp, rfc821 and strict.
+# OpenSMTPD and an Exchange emulation, under esmtp, rfc821 and strict; a
+# kernel's servers in INTEROP_LANES VMs at once (selftests/run-interop).
 # Tables: build/interop/matrix-KVER.md.  INTEROP_PRESETS, _CLIENTS,
 # _SERVERS, _FEATURES narrow it.
 INTEROP_KERNELS ?= $(KERNELS)
 interop: modules-all userspace
-	@set -e; test -n "$(INTEROP_KERNELS)" || { echo "no bootable kernel with headers; run scripts/install-deps" >&2; exit 1; }; \
-	for v in $(INTEROP_KERNELS); do \
-		VM_MEM=$${VM_MEM:-2G} VM_TIMEOUT=$${VM_TIMEOUT:-2400} \
-		VM_ENV="INTEROP_PRESETS INTEROP_CLIENTS INTEROP_SERVERS INTEROP_FEATURES $${VM_ENV:-}" \
-		SMTPGUARD_KO=$(BUILD)/$$v/nf_conntrack_smtp.ko selftests/vm/run $$v selftests/interop.sh; \
-	done
+	@test -n "$(INTEROP_KERNELS)" || { echo "no bootable kernel with headers; run scripts/install-deps" >&2; exit 1; }
+	selftests/run-interop $(INTEROP_KERNELS)
 
 sparse: $(KMOD_SRC)
 	@mkdir -p $(BUILD)/sparse-$(KVER)

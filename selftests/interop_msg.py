@@ -6,7 +6,11 @@
     interop_msg.py digest FILE...       one digest a line
     interop_msg.py check --cell ID --digest D --want N --store maildir|cap DIR
                   [--pf-log LOG | --exim-log LOG] [--log-from OFFSET]
-    interop_msg.py remove --cell ID --store maildir|cap DIR
+                  [--server-log LOG] [--expect log|json WHAT REGEX]...
+                  [--client-log LOG --client-from OFFSET --client-fail REGEX]
+    interop_msg.py remove --cell ID --store maildir|cap DIR [--also FILE]
+    interop_msg.py sizes FILE...        their sizes (0 if absent), one line
+    interop_msg.py gateway --events FILE --from OFFSET [--stats JSON]
     interop_msg.py send HOST PORT --from A (--to A,B | --rcpts N) FILE
                   [--starttls] [--auth PLAIN|LOGIN|XOAUTH2] [--dsn ID]
                   [--smtputf8] [--8bit] [--xoauth2-bytes N]
@@ -28,7 +32,19 @@ digest D?  A maildir holds one file a recipient, a capture directory one
 .eml a transaction (recipients in its .json).  With a server log (Postfix:
 qmgr nrcpt= of the queue ids whose message-id is the cell's; Exim: the
 deliveries of the messages its "<=" lines name) the recipients are counted from the log, so
-one delivered copy is enough.  Prints what is missing; exit 0 when all is.
+one delivered copy is enough.  Prints what is missing; exit 0 when all is,
+2 while copies are missing, 4 when the relaying client's log (from
+--client-from) shows --client-fail (its line printed), 1 when a copy differs
+or the server shows no sign of the feature: each --expect REGEX must match
+the server's log (from --log-from) or the cell's capture records (json).
+
+gateway: what the gateway reported (smtpguard -j monitor, in FILE) from
+OFFSET on.  Prints "bad: CLASS:N..." for violations it dropped or reset
+and "note: CLASS:N..." for those it masked or logged; exit 1 when there is
+a bad one or the monitor lost events.  With --stats (smtpguard -j stats,
+zeroed at OFFSET) it checks instead that the events were complete: the
+counters equal the events received, class by class, the kernel dropped
+none, the monitor lost none, and counted drops or resets have their events.
 
 remove: delete cell ID's copies (and capture records), so that every later
 check reads a small store, not every earlier cell's 500 recipients.
@@ -114,47 +130,81 @@ def digest(data):
     return h.hexdigest()
 
 
+# What earlier polls learnt, so that a poll reads only what is new: the
+# cell of each stored file (a stored file does not change) and, per log
+# and cell, how far the log was read and what it said.
+FILE_CELL = {}
+LOG_SCAN = {}
+
+
+def cell_of(path):
+    """The file's X-Interop-Cell (lower case), "" if it has none, None
+    while its header is incomplete (a capture server still writing)."""
+    with open(path, "rb") as f:
+        head = f.read(8192).replace(b"\r\n", b"\n")
+    if b"\n\n" not in head:
+        return None
+    for ln in head.split(b"\n\n", 1)[0].split(b"\n"):
+        if ln.lower().startswith(b"x-interop-cell:"):
+            return ln.split(b":", 1)[1].strip().lower().decode("utf-8", "replace")
+    return ""
+
+
 def cell_files(store, d, cell):
     import os
-    want = b"x-interop-cell: " + cell.encode()
-    out = []
     if not os.path.isdir(d):        # a maildir appears with its first mail
-        return out
-    for fn in sorted(os.listdir(d)):
-        if store == "cap" and not fn.endswith(".eml"):
-            continue
-        path = os.path.join(d, fn)
-        with open(path, "rb") as f:
-            head = f.read(8192).replace(b"\r\n", b"\n").split(b"\n\n", 1)[0]
-        if any(ln.strip().lower() == want for ln in head.split(b"\n")):
-            out.append(path)
-    return out
+        return []
+    known = FILE_CELL.setdefault(d, {})
+    names = sorted(os.listdir(d))
+    for fn in names:
+        if fn not in known and (store != "cap" or fn.endswith(".eml")):
+            c = cell_of(os.path.join(d, fn))
+            if c is not None:
+                known[fn] = c
+    return [os.path.join(d, fn) for fn in names if known.get(fn) == cell.lower()]
 
 
 def log_rcpts(a):
+    """Recipients the server's log shows for the cell, read on from where
+    the last poll stopped."""
     import re
-    with open(a.pf_log or a.exim_log, "rb") as f:
-        f.seek(a.log_from)
-        log = f.read().decode("utf-8", "replace")
-    mid = "<%s@interop.test>" % a.cell
-    if a.pf_log:
-        qids = set(re.findall(r"\b([0-9A-F]{6,}): message-id=" + re.escape(mid), log))
-        return sum(int(n) for q, n in re.findall(r"\b([0-9A-F]{6,}): from=<[^>]*>, size=\d+, nrcpt=(\d+)", log)
-                   if q in qids)
-    # Exim: the deliveries ("=>", "->") of the messages whose "<=" line
-    # names the cell, not that line's "for" list: Exim cuts a log line at
-    # its 8 KB buffer (LOG_BUFFER_SIZE), about 200 recipients
-    ids, n = set(), 0
-    lines = [ln.split() for ln in log.splitlines()]
-    for t in lines:
+    path = a.pf_log or a.exim_log
+    key = (path, a.log_from, a.cell)
+    if key not in LOG_SCAN:
+        LOG_SCAN.clear()
+        LOG_SCAN[key] = [a.log_from, set(), 0]
+    st = LOG_SCAN[key]
+    with open(path, "rb") as f:
+        f.seek(st[0])
+        data = f.read()
+    end = data.rfind(b"\n") + 1       # whole lines only
+    st[0] += end
+    ids = st[1]
+    for ln in data[:end].decode("utf-8", "replace").splitlines():
+        if a.pf_log:
+            # cleanup: "QID: message-id=<cell@interop.test>", then qmgr:
+            # "QID: from=<...>, size=N, nrcpt=N"
+            m = re.search(r"\b([0-9A-F]{6,}): (?:message-id=<([^>]*)>|from=<[^>]*>, size=\d+, nrcpt=(\d+))", ln)
+            if not m:
+                continue
+            if m.group(2) is not None:
+                if m.group(2) == "%s@interop.test" % a.cell:
+                    ids.add(m.group(1))
+            elif m.group(1) in ids:
+                st[2] += int(m.group(3))
+            continue
+        # Exim: the deliveries ("=>", "->") of the messages whose "<=" line
+        # names the cell, not that line's "for" list: Exim cuts a log line
+        # at its 8 KB buffer (LOG_BUFFER_SIZE), about 200 recipients
+        t = ln.split()
         if "<=" in t and "id=%s@interop.test" % a.cell in t:
             ids.add(t[t.index("<=") - 1])
-    for t in lines:
+            continue
         # date time [pid] msgid => addr ...
         i = 3 if len(t) > 3 and t[2].startswith("[") else 2
         if len(t) > i + 1 and t[i + 1] in ("=>", "->") and t[i] in ids:
-            n += 1
-    return n
+            st[2] += 1
+    return st[2]
 
 
 def check(a):
@@ -167,6 +217,10 @@ def check(a):
     else:
         got = len(files)
     if got < a.want:
+        fail = client_failure(a)
+        if fail:
+            print(fail)
+            return 4
         print("%d of %d recipients got it" % (got, a.want))
         return 2
     bad = 0
@@ -177,13 +231,111 @@ def check(a):
     if bad:
         print("%d of %d copies differ (digest)" % (bad, len(files)))
         return 1
+    return expectations(a, files)
+
+
+def read_from(path, offset):
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            return f.read().decode("utf-8", "replace")
+    except FileNotFoundError:
+        return ""
+
+
+def client_failure(a):
+    """The relaying client's first failure line since --client-from."""
+    import re
+    if not a.client_log:
+        return ""
+    for ln in read_from(a.client_log, a.client_from).splitlines():
+        if re.search(a.client_fail, ln):
+            return ln
+    return ""
+
+
+def expectations(a, files):
+    """Each --expect: the feature shows in the server's log or in the
+    cell's capture records."""
+    import re
+    log = json = None
+    for src, what, rx in a.expect or ():
+        if src == "log":
+            if log is None:
+                log = read_from(a.server_log, a.log_from)
+            text = log
+        else:
+            if json is None:
+                json = "".join(read_from(f[:-4] + ".json", 0) for f in files)
+            text = json
+        if not re.search(rx, text):
+            print("the server shows no %s" % what)
+            return 1
     return 0
+
+
+def sizes(a):
+    import os
+    print(" ".join(str(os.path.getsize(f)) if os.path.exists(f) else "0"
+                   for f in a.files))
+    return 0
+
+
+def gateway(a):
+    import json
+    bad, note, actions = {}, {}, set()
+    lost = []
+    # whole lines only: the monitor may be writing the last one
+    text = read_from(a.events, a.from_)
+    for ln in text[:text.rfind("\n") + 1].splitlines():
+        if not ln.startswith("{"):
+            lost.append(ln)         # the monitor's own error, e.g. events lost
+            continue
+        e = json.loads(ln)
+        if e.get("kind") != "violation":
+            continue
+        k = e.get("class", "unknown")
+        actions.add(e.get("action"))
+        d = bad if e.get("action") in ("drop", "reset") else note
+        d[k] = d.get(k, 0) + 1
+    if a.stats:
+        # completeness only (the cells judged what the events say): the
+        # counters count the events the engine raised, so with none
+        # dropped on the way they equal, class by class, those received
+        st = json.loads(a.stats)
+        got = {}
+        for d in (bad, note):
+            for k, n in d.items():
+                got[k] = got.get(k, 0) + n
+        counted = {k: n for k, n in st.get("violations", {}).items() if n}
+        why = ["%s: %d counted, %d reported" % (k, counted.get(k, 0), got.get(k, 0))
+               for k in sorted(set(counted) | set(got)) if counted.get(k, 0) != got.get(k, 0)]
+        if st.get("events_dropped"):
+            why.append("events dropped (rate limit): %d" % st["events_dropped"])
+        why += ["%s: %d counted, none reported" % (k, st[k])
+                for k, act in (("drops", "drop"), ("resets", "reset"))
+                if st.get(k) and act not in actions]
+        for w in why + ["monitor: " + ln[:160] for ln in lost]:
+            print(w)
+        return 1 if why or lost else 0
+    if lost:
+        bad["monitor"] = len(lost)
+        print("monitor: %s" % lost[0][:160])
+    for name, d in (("bad", bad), ("note", note)):
+        if d:
+            print("%s: %s" % (name, " ".join("%s:%d" % kv for kv in sorted(d.items()))))
+    return 1 if bad else 0
 
 
 def remove(a):
     import os
+    for fn in a.also or ():
+        if os.path.exists(fn):
+            os.unlink(fn)
+    known = FILE_CELL.get(a.dir, {})
     for fn in cell_files(a.store, a.dir, a.cell):
         os.unlink(fn)
+        known.pop(os.path.basename(fn), None)
         if a.store == "cap" and os.path.exists(fn[:-4] + ".json"):
             os.unlink(fn[:-4] + ".json")
     return 0
@@ -275,9 +427,21 @@ def parser():
     c.add_argument("--pf-log")
     c.add_argument("--exim-log")
     c.add_argument("--log-from", type=int, default=0)
+    c.add_argument("--server-log")
+    c.add_argument("--expect", action="append", nargs=3, metavar=("SRC", "WHAT", "REGEX"))
+    c.add_argument("--client-log")
+    c.add_argument("--client-from", type=int, default=0)
+    c.add_argument("--client-fail")
     r = sub.add_parser("remove")
     r.add_argument("--cell", required=True)
     r.add_argument("--store", nargs=2, metavar=("KIND", "DIR"), required=True)
+    r.add_argument("--also", action="append")
+    z = sub.add_parser("sizes")
+    z.add_argument("files", nargs="+")
+    w = sub.add_parser("gateway")
+    w.add_argument("--events", required=True)
+    w.add_argument("--from", dest="from_", type=int, default=0)
+    w.add_argument("--stats")
     d = sub.add_parser("digest")
     d.add_argument("files", nargs="+")
     s = sub.add_parser("send")
@@ -310,6 +474,10 @@ def run(a):
     if a.op in ("check", "remove"):
         a.store, a.dir = a.store
         return check(a) if a.op == "check" else remove(a)
+    if a.op == "sizes":
+        return sizes(a)
+    if a.op == "gateway":
+        return gateway(a)
     if a.op == "digest":
         for fn in a.files:
             with open(fn, "rb") as f:

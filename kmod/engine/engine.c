@@ -850,7 +850,15 @@ static void sg_cli_command_done(struct sg_seg *seg, u32 off)
 	case SG_CMD_RCPT:
 		if (s->rcpts < 0xffff)
 			s->rcpts++;
-		if (s->rcpts > pol->limit[SG_L_RECIPIENTS])
+		/*
+		 * Logged once a transaction: a list delivery's 400 excess
+		 * RCPTs would be 400 events, enough to hit the event rate
+		 * limit and hide other connections' resets. Dropped or
+		 * reset, every one.
+		 */
+		if (s->rcpts > pol->limit[SG_L_RECIPIENTS] &&
+		    (s->rcpts == pol->limit[SG_L_RECIPIENTS] + 1 ||
+		     sg_action(seg, SG_C_RECIPIENTS) >= SG_A_DROP))
 			sg_violate(seg, SG_C_RECIPIENTS, s->rcpts,
 				   pol->limit[SG_L_RECIPIENTS], "RCPT", 4);
 		sg_q_push(seg, R_PLAIN);
