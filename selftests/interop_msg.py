@@ -361,7 +361,9 @@ def send(a):
         ropts.append("NOTIFY=FAILURE,DELAY")
     s = smtplib.SMTP(a.host, a.port, local_hostname="client.test", timeout=a.timeout)
     s.set_debuglevel(1 if a.verbose else 0)
-    s.ehlo()
+    # EHLO, and HELO if EHLO is refused (RFC 5321 3.2), as a client
+    # should (smtplib's own fallback is skipped once ehlo() was called)
+    s.ehlo_or_helo_if_needed()
     if a.starttls:
         s.starttls(context=ssl._create_unverified_context())
         s.ehlo()
