@@ -13,7 +13,9 @@
 #   - CHUNKING, PIPELINING, 8BITMIME, SMTPUTF8, SIZE, DSN and STARTTLS
 #     (self-signed certificate) advertised;
 #   - every VRFY, EXPN and ETRN that reaches an ACL logged as
-#     "ran: <command line>", every RCPT as "rcpt: <command line>", and
+#     "ran: <command line>", every RCPT as "rcpt: <command line>", every
+#     message as "data: N recipients, message-id <id>" (its recipients
+#     counted before its "<=" line, which Exim cuts at 8 KB), and
 #     every unknown or malformed command as
 #     Exim's "SMTP syntax error" / "SMTP protocol error" lines, in
 #     $EXIM_LOG (exim_ran CMD, exim_log_since);
@@ -98,6 +100,7 @@ exim_server_start() {
 	keep_environment =
 	acl_smtp_helo = acl_helo
 	acl_smtp_rcpt = acl_rcpt
+	acl_smtp_data = acl_data
 	acl_smtp_vrfy = acl_ran
 	acl_smtp_expn = acl_ran
 	acl_smtp_etrn = acl_ran
@@ -112,6 +115,9 @@ exim_server_start() {
 	  warn logwrite = rcpt: \$smtp_command
 	  accept domains = +local_domains
 	  deny message = relay not permitted
+	acl_data:
+	  warn logwrite = data: \$recipients_count recipients, message-id \$h_message-id:
+	  accept
 	acl_ran:
 	  warn logwrite = ran: \$smtp_command
 	  accept
