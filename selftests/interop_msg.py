@@ -33,10 +33,11 @@ digest D?  A maildir holds one file a recipient, a capture directory one
 qmgr nrcpt= of the queue ids whose message-id is the cell's; Exim: the
 "data: N recipients" lines lib_exim.sh logs) the recipients the server
 accepted are counted from the log, so one delivered copy is enough.
-Prints what is missing; exit 0 when all is, 2 while copies are missing, 4 when the relaying client's log (from
---client-from) shows --client-fail (its line printed), 1 when a copy differs
-or the server shows no sign of the feature: each --expect REGEX must match
-the server's log (from --log-from) or the cell's capture records (json).
+Prints what is missing; exit 0 when all is, 2 while copies are missing,
+4 when the relaying client's log (from --client-from) shows --client-fail
+(its line printed), 1 when a copy differs or the server shows no sign of
+the feature: each --expect REGEX must match the server's log (from
+--log-from) or the cell's capture records (json).
 
 gateway: what the gateway reported (smtpguard -j monitor, in FILE) from
 OFFSET on.  Prints "bad: CLASS:N..." for violations it dropped or reset
